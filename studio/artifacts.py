@@ -1,0 +1,43 @@
+"""What a stage wrote: a file or folder, with its kind, variant, size and input layout."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+KINDS = ("onnx", "savedmodel", "tflite")
+VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
+
+
+def path_bytes(path: Path) -> int:
+    """Size on disk of a file, or of every file under a folder."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+@dataclass
+class Artifact:
+    kind: str                      # onnx | savedmodel | tflite
+    variant: str                   # float32 | float16 | dynamic_int8 | int8
+    path: str                      # absolute path (in the staging folder while the job runs)
+    bytes: int = 0
+    input_layout: dict[str, str] = field(default_factory=dict)  # input name -> NCHW | NHWC | other
+    produced_by: str = ""          # stage name
+    flex_ops: list[str] = field(default_factory=list)  # Select-TF ops: needs the Flex delegate, never verified here
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.kind != "tflite" else f"tflite {self.variant}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["needs_flex_delegate"] = bool(self.flex_ops)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Artifact":
+        keys = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in d.items() if k in keys})

@@ -1,0 +1,111 @@
+"""Inputs and outputs of a model: name, dtype, shape (None = dynamic) and layout."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from studio.errors import StudioError
+
+NCHW, NHWC, NCW, NWC, OTHER = "NCHW", "NHWC", "NCW", "NWC", "other"
+IMAGE_CHANNELS = (1, 3, 4)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    dtype: str  # numpy dtype name, e.g. "float32"
+    shape: tuple[int | None, ...]
+    layout: str = OTHER
+
+    @property
+    def is_dynamic(self) -> bool:
+        return any(d is None for d in self.shape)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TensorSpec":
+        return cls(d["name"], d["dtype"], tuple(d["shape"]), d.get("layout", OTHER))
+
+    def describe(self) -> str:
+        dims = ",".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name}: {self.dtype}[{dims}] {self.layout}"
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: tuple[TensorSpec, ...] = field(default_factory=tuple)
+    outputs: tuple[TensorSpec, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {"inputs": [t.to_dict() for t in self.inputs], "outputs": [t.to_dict() for t in self.outputs]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Signature":
+        return cls(tuple(TensorSpec.from_dict(t) for t in d.get("inputs", [])),
+                   tuple(TensorSpec.from_dict(t) for t in d.get("outputs", [])))
+
+
+def guess_layout(shape: tuple[int | None, ...], channels_first: bool) -> str:
+    """Image-like tensors: 4-D with 1/3/4 channels where the framework puts them; everything else is OTHER."""
+    if len(shape) == 4:
+        c = shape[1] if channels_first else shape[3]
+        if c in IMAGE_CHANNELS:
+            return NCHW if channels_first else NHWC
+    return OTHER
+
+
+def parse_input_shapes(values: list[str] | None) -> dict[str | None, tuple[int, ...]]:
+    """Parse --input-shape values: "NAME=1,3,224,224" or a bare "1,3,224,224" (key None)."""
+    shapes: dict[str | None, tuple[int, ...]] = {}
+    for value in values or []:
+        name, sep, dims = value.rpartition("=")
+        key = name.strip() if sep else None
+        if sep and not key:
+            raise StudioError(f"bad --input-shape {value!r}: the name before '=' is empty")
+        try:
+            shape = tuple(int(d) for d in dims.replace("x", ",").split(","))
+        except ValueError:
+            raise StudioError(f"bad --input-shape {value!r}: expected NAME=1,3,224,224 or 1,3,224,224") from None
+        if not shape or any(d <= 0 for d in shape):
+            raise StudioError(f"bad --input-shape {value!r}: dimensions must be positive integers")
+        if key in shapes:
+            raise StudioError(f"--input-shape given twice for {key or 'the input'}")
+        shapes[key] = shape
+    return shapes
+
+
+def resolve_shapes(inputs: tuple[TensorSpec, ...], given: dict[str | None, tuple[int, ...]]) -> tuple[TensorSpec, ...]:
+    """Fill dynamic dims from --input-shape; a dynamic leading batch dim defaults to 1.
+
+    Raises StudioError naming each input whose shape is still unknown, and how to give it.
+    """
+    names = {t.name for t in inputs}
+    unknown = [k for k in given if k is not None and k not in names]
+    if unknown:
+        raise StudioError(f"--input-shape names unknown input {unknown[0]!r}; inputs are: {', '.join(sorted(names)) or 'none'}")
+    if None in given and len(inputs) != 1:
+        raise StudioError(f"the model has {len(inputs)} inputs: give --input-shape NAME=d1,d2,... for each")
+    out = []
+    for spec in inputs:
+        shape = given.get(spec.name, given.get(None) if len(inputs) == 1 else None)
+        if shape is not None:
+            if spec.shape and len(spec.shape) != len(shape):
+                raise StudioError(f"--input-shape for {spec.name!r} has {len(shape)} dims, the model expects {len(spec.shape)}")
+            for have, want in zip(spec.shape, shape):
+                if have is not None and have != want:
+                    raise StudioError(f"--input-shape for {spec.name!r} is {list(shape)}, but the model fixes it to {list(spec.shape)}")
+            out.append(replace(spec, shape=tuple(shape)))
+            continue
+        if not spec.shape:
+            raise StudioError(f"the shape of input {spec.name!r} is unknown (this format stores none): "
+                              f"give it with --input-shape {spec.name}=1,3,224,224")
+        shape = tuple(1 if (i == 0 and d is None) else d for i, d in enumerate(spec.shape))
+        if any(d is None for d in shape):
+            dims = ",".join("?" if d is None else str(d) for d in spec.shape)
+            raise StudioError(f"input {spec.name!r} has dynamic dims [{dims}]: give them with --input-shape {spec.name}=...")
+        out.append(replace(spec, shape=shape))
+    return tuple(out)
