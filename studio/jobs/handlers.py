@@ -1,0 +1,67 @@
+"""Dispatch a request to its job and turn every failure into a FAILED event with an exit code.
+
+Called in the worker process; tests may call run_request in-process with a list's append as emit.
+"""
+
+from __future__ import annotations
+
+import traceback
+from importlib import metadata
+from typing import Any, Callable
+
+from studio.errors import StageError, StudioError, one_line
+from studio.jobs.protocol import FAILED, JOB_STARTED, RESULT, Event
+
+VERSIONED = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "onnxscript", "onnx2tf", "tf2onnx",
+             "ai-edge-litert", "numpy", "protobuf", "netron", "PySide6")
+
+
+def run_request(request: Any, emit: Callable[[Event], None]) -> int:
+    try:
+        if request.kind == "convert":
+            from studio.pipeline import run_convert
+
+            return run_convert(request, emit)
+        if request.kind == "compare":
+            from studio.pipeline import run_compare
+
+            return run_compare(request, emit)
+        if request.kind == "inspect":
+            return _inspect(request, emit)
+        if request.kind == "versions":
+            emit(Event(RESULT, {"versions": package_versions()}))
+            return 0
+        raise StudioError(f"unknown job kind {request.kind!r}")
+    except StudioError as exc:
+        emit(Event(FAILED, {"error": str(exc), "exit_code": exc.exit_code,
+                            "stage": getattr(exc, "stage", None), "details": _details(exc)}))
+        return exc.exit_code
+    except BaseException as exc:   # a bug or a library's SystemExit: still one line, details for --debug
+        err = StageError("internal", one_line(exc))
+        emit(Event(FAILED, {"error": str(err), "exit_code": 3, "stage": None, "details": _details(exc)}))
+        return 3
+
+
+def _details(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _inspect(request: Any, emit: Callable[[Event], None]) -> int:
+    from studio.formats import Source
+    from studio.inspect import inspect_model
+
+    source = Source.from_dict(request.source)
+    emit(Event(JOB_STARTED, {"kind": "inspect", "source": source.to_dict()}))
+    emit(Event(RESULT, {"inspect": inspect_model(source)}))
+    return 0
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions, read from package metadata: no framework is imported."""
+    versions = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

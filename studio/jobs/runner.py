@@ -1,0 +1,169 @@
+"""Run one job in a worker process and stream its events; cancel kills it and leaves nothing behind.
+
+Used the same way by the CLI (main thread) and the GUI (a background thread that turns events into signals).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from studio.jobs.launch import worker_command, worker_env
+from studio.jobs.protocol import FAILED, FINISHED, LOG, Event, request_to_json
+
+CANCELLED_EXIT = 130
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_DONE = object()
+
+
+def staging_dir_for(out_dir: str | Path) -> Path:
+    """A hidden temp folder beside the output, on the same filesystem so the final move is a rename."""
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.studio-tmp-", dir=out.parent))
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = {"SIGKILL": " (killed: out of memory, or by another program)",
+                "SIGSEGV": " (segmentation fault in a native library)",
+                "SIGABRT": " (aborted by a native library)"}.get(name, "")
+        return f"the worker process died with {name}{hint}"
+    return f"the worker process exited with code {returncode} without finishing its job"
+
+
+class JobRunner:
+    """One job, one worker process. Iterate events(); call cancel() from any thread."""
+
+    def __init__(self, request: Any, command: list[str] | None = None):
+        if getattr(request, "kind", None) == "convert" and not request.staging_dir:
+            request = replace(request, staging_dir=str(staging_dir_for(request.out_dir)))
+        self.request = request
+        self.command = command or worker_command()
+        self.exit_code: int | None = None
+        self.cancelled = False
+        self._proc: subprocess.Popen | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> "JobRunner":
+        kwargs: dict[str, Any] = {}
+        if os.name == "posix":
+            kwargs["start_new_session"] = True   # its own process group: cancel kills converters' children too
+        else:
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=worker_env(), text=True, encoding="utf-8",
+                                      errors="replace", bufsize=1, **kwargs)
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(request_to_json(self.request) + "\n")
+        self._proc.stdin.flush()   # stdin stays open: the worker exits when it closes (we died)
+        threading.Thread(target=self._read_events, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        return self
+
+    def _read_events(self) -> None:
+        assert self._proc and self._proc.stdout
+        for line in self._proc.stdout:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                self._queue.put(Event.from_json(line))
+            except ValueError:
+                self._queue.put(Event(LOG, {"level": "output", "message": line}))
+        self._queue.put(_DONE)
+
+    def _read_stderr(self) -> None:
+        assert self._proc and self._proc.stderr
+        for line in self._proc.stderr:
+            text = _ANSI.sub("", line).rstrip()
+            if text.strip():
+                self._queue.put(Event(LOG, {"level": "output", "message": text}))
+        self._queue.put(_DONE)
+
+    def events(self) -> Iterator[Event]:
+        """Every event of the job; the last one is always FINISHED (made up here if the worker died)."""
+        if self._proc is None:
+            self.start()
+        readers_done, finished = 0, None
+        while readers_done < 2:
+            item = self._queue.get()
+            if item is _DONE:
+                readers_done += 1
+                continue
+            if item.type == FINISHED:
+                finished = item
+                continue
+            yield item
+        returncode = self._proc.wait()
+        self._cleanup()
+        if self.cancelled:
+            yield Event(FAILED, {"error": "cancelled", "cancelled": True, "exit_code": CANCELLED_EXIT})
+            finished = Event(FINISHED, {"exit_code": CANCELLED_EXIT})
+        elif finished is None:
+            yield Event(FAILED, {"error": describe_exit(returncode), "exit_code": 3, "crashed": True})
+            finished = Event(FINISHED, {"exit_code": 3})
+        self.exit_code = int(finished.data.get("exit_code", 3))
+        yield finished
+
+    def run(self, on_event: Callable[[Event], None] | None = None) -> int:
+        for event in self.events():
+            if on_event:
+                on_event(event)
+        return self.exit_code if self.exit_code is not None else 3
+
+    def cancel(self) -> None:
+        """Kill the worker and everything it started; the staging folder is removed once it is gone."""
+        with self._lock:
+            self.cancelled = True
+            proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        kill_tree(proc.pid)
+
+    def _cleanup(self) -> None:
+        staging = getattr(self.request, "staging_dir", None)
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            try:
+                stream.close()
+            except Exception:
+                pass
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the worker's process group (POSIX) or its process tree (elsewhere)."""
+    if os.name == "posix":
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        for child in parent.children(recursive=True):
+            child.kill()
+        parent.kill()
+    except psutil.NoSuchProcess:
+        pass

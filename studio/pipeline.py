@@ -1,0 +1,279 @@
+"""The convert and compare jobs: plan, run the stages, run every model on the same inputs, diff, report.
+
+Runs inside the worker process. Everything is written into the job's staging folder and moved into
+the output folder only when the whole job has succeeded, so a failure or a cancel leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from studio.artifacts import Artifact, path_bytes
+from studio.errors import StageError, StudioError, one_line
+from studio.formats import Format, Source
+from studio.jobs.protocol import (ARTIFACT, COMPARISON, JOB_STARTED, LOG, PROGRESS, RESULT, STAGE_FINISHED,
+                                  STAGE_STARTED, CompareRequest, ConvertRequest, Event)
+from studio.report import ReportBuilder, write_json_atomic
+from studio.signature import Signature, TensorSpec, resolve_shapes
+
+Emit = Callable[[Event], None]
+
+
+def check_out_dir(out_dir: str | Path, force: bool) -> None:
+    """Refuse to touch an existing, non-empty output folder unless --force (cheap: the CLI calls it first)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise StudioError(f"{out} already exists and is not empty: pass --force to overwrite, or choose --out")
+
+
+def given_shapes(raw: dict[str, list[int]]) -> dict[str | None, tuple[int, ...]]:
+    return {(k or None): tuple(v) for k, v in raw.items()}
+
+
+class Job:
+    """Shared plumbing for one job: emit events, time stages, report progress."""
+
+    def __init__(self, emit: Emit, total_steps: int = 1):
+        self.report = ReportBuilder()
+        self._emit = emit
+        self.total_steps = max(1, total_steps)
+        self.step = 0
+
+    def emit(self, type_: str, **data) -> None:
+        event = Event(type_, data)
+        self.report.add(event)
+        self._emit(event)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.emit(LOG, level=level, message=message)
+
+    def progress(self, within: float, message: str) -> None:
+        fraction = (self.step + max(0.0, min(1.0, within))) / self.total_steps
+        self.emit(PROGRESS, fraction=round(fraction, 4), message=message)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.emit(STAGE_STARTED, name=name)
+        self.progress(0.0, name)
+        t0 = time.perf_counter()
+        try:
+            yield
+        except StudioError as exc:
+            self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=False, error=str(exc))
+            raise
+        except Exception as exc:
+            self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=False,
+                      error=one_line(exc))
+            raise StageError(name, one_line(exc)) from exc
+        self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=True, error=None)
+        self.step += 1
+
+
+# ---------------------------------------------------------------- convert
+
+def run_convert(req: ConvertRequest, emit: Emit) -> int:
+    from studio.runtimes import open_runtime
+    from studio.stages.base import StageContext, StageOptions
+    from studio.stages.registry import plan
+
+    source = Source.from_dict(req.source)
+    out = Path(req.out_dir).resolve()
+    check_out_dir(out, req.force)
+    staging = Path(req.staging_dir) if req.staging_dir else out.parent / f".{out.name}.studio-tmp-inprocess"
+    final_dir = staging / "out"
+    final_dir.mkdir(parents=True, exist_ok=True)
+    stages = plan(source.format, tuple(req.targets))
+    wanted_tf = [t for t in req.targets if t != "onnx"]
+    job = Job(emit, total_steps=2 + len(stages) + (1 if req.targets else 0))
+    job.emit(JOB_STARTED, kind="convert", source=source.to_dict(), plan=[s.name for s in stages],
+             request={k: v for k, v in vars(req).items() if k != "staging_dir"})
+
+    with job.stage("load source"):
+        reference = open_runtime(source)
+        signature = _resolved_signature(source, reference.signature, req.input_shapes)
+        job.log("inputs: " + "; ".join(t.describe() for t in signature.inputs))
+
+    options = StageOptions(targets=tuple(req.targets), variants=tuple(req.variants), opset=req.opset,
+                           backend=req.backend, keep_layout=req.keep_layout, calibration=req.calibration, seed=req.seed)
+    artifacts: list[Artifact] = []
+    input_path = source.path
+    if source.format is Format.ONNX and "onnx" in req.targets:
+        job.log("the source is already ONNX: no ONNX artifact to make")
+    for index, stage in enumerate(stages):
+        work = staging / "work" / f"{index}-{stage.name.replace('>', '').replace('-', '_')}"
+        work.mkdir(parents=True)
+        with job.stage(stage.name):
+            ctx = StageContext(source=source, signature=signature, input_path=input_path, work_dir=work,
+                               options=options, log=job.log, progress=job.progress, previous=list(artifacts))
+            made = stage.run(ctx)
+        for artifact in made:
+            if artifact.kind == "onnx":
+                input_path = Path(artifact.path)
+            if artifact.kind == "onnx" and "onnx" not in req.targets:
+                continue
+            if artifact.kind != "onnx" and artifact.kind not in wanted_tf:
+                continue
+            artifacts.append(_stage_into(artifact, final_dir))
+    for artifact in artifacts:
+        job.emit(ARTIFACT, **_final_view(artifact, final_dir, out))
+
+    passed = _compare_all(job, req, source, reference, signature, artifacts, final_dir, out)
+    report = job.report.to_dict()
+    report["exit_code"] = 0 if passed else 1
+    write_json_atomic(final_dir / "report.json", _final_paths(report, final_dir, out))
+    _move_into_place(final_dir, out, req.force)
+    if req.report_path:
+        write_json_atomic(req.report_path, _final_paths(report, final_dir, out))
+    shutil.rmtree(staging, ignore_errors=True)
+    job.step = job.total_steps - 1
+    job.progress(1.0, "done")
+    job.emit(RESULT, report_path=str(Path(req.report_path) if req.report_path else out / "report.json"),
+             out_dir=str(out), passed=passed)
+    return 0 if passed else 1
+
+
+def _resolved_signature(source: Source, seen: Signature, raw_shapes: dict[str, list[int]]) -> Signature:
+    inputs = resolve_shapes(seen.inputs, given_shapes(raw_shapes))
+    return Signature(inputs, seen.outputs)
+
+
+def _stage_into(artifact: Artifact, final_dir: Path) -> Artifact:
+    """Move a finished artifact out of its stage's work folder into the job's output (still staged)."""
+    src = Path(artifact.path)
+    dst = final_dir / src.name
+    if dst.exists():
+        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+    shutil.move(str(src), dst)
+    artifact.path = str(dst)
+    artifact.bytes = path_bytes(dst)
+    return artifact
+
+
+def _final_view(artifact: Artifact, final_dir: Path, out: Path) -> dict:
+    d = artifact.to_dict()
+    d["path"] = str(out / Path(artifact.path).relative_to(final_dir))
+    return d
+
+
+def _final_paths(report: dict, final_dir: Path, out: Path) -> dict:
+    """Paths in the report are where the files end up, not the staging folder."""
+    import json
+
+    text = json.dumps(report, default=str).replace(str(final_dir), str(out))
+    return json.loads(text)
+
+
+def _move_into_place(final_dir: Path, out: Path, force: bool) -> None:
+    if not out.exists():
+        os.replace(final_dir, out)
+        return
+    check_out_dir(out, force)
+    for entry in final_dir.iterdir():
+        target = out / entry.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        os.replace(entry, target)
+
+
+# ---------------------------------------------------------------- comparison
+
+def _make_inputs(signature: Signature, inputs_path: str | None, input_range, seed: int) -> dict[str, np.ndarray]:
+    from studio.inputs import load_inputs, make_inputs
+
+    if inputs_path:
+        return load_inputs(inputs_path, signature.inputs)
+    low, high = (input_range or (None, None))
+    return make_inputs(signature.inputs, seed=seed, low=low, high=high)
+
+
+def _describe_inputs(feeds: dict[str, np.ndarray], inputs_path: str | None, seed: int) -> dict:
+    return {"from": inputs_path or f"seeded random (seed {seed})",
+            "tensors": [{"name": k, "dtype": str(v.dtype), "shape": list(v.shape),
+                         "min": float(v.min()) if v.size else None, "max": float(v.max()) if v.size else None}
+                        for k, v in feeds.items()]}
+
+
+def _compare_all(job: Job, req: ConvertRequest, source: Source, reference, signature: Signature,
+                 artifacts: list[Artifact], final_dir: Path, out: Path) -> bool:
+    from studio.compare import ComparisonResult, compare_outputs, tolerance_for
+    from studio.inputs import adapt_feeds
+    from studio.runtimes import open_runtime
+
+    if not artifacts:
+        return True
+    all_passed = True
+    with job.stage("compare outputs"):
+        feeds = _make_inputs(signature, req.inputs_path, req.input_range, req.seed)
+        job.emit(RESULT, inputs=_describe_inputs(feeds, req.inputs_path, req.seed))
+        ref_out = reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
+        for i, artifact in enumerate(artifacts):
+            label = str(out / Path(artifact.path).relative_to(final_dir))
+            job.progress(i / len(artifacts), f"comparing {artifact.label}")
+            tolerance = tolerance_for(artifact.variant if artifact.kind == "tflite" else "float32", req.atol, req.rtol)
+            if artifact.flex_ops:
+                result = ComparisonResult(reference=source.spec, candidate=label, variant=artifact.variant,
+                                          passed=False, outputs=[], tolerance=tolerance,
+                                          error=f"not verified: needs the Flex delegate for {', '.join(artifact.flex_ops)}")
+            else:
+                try:
+                    runtime = open_runtime(Path(artifact.path))
+                    cand_out = runtime.run(adapt_feeds(feeds, signature.inputs, runtime.signature, artifact.input_layout))
+                    result = compare_outputs(ref_out, cand_out, tolerance)
+                except StudioError as exc:
+                    result = ComparisonResult(reference=source.spec, candidate=label, variant=artifact.variant,
+                                              passed=False, outputs=[], tolerance=tolerance, error=str(exc))
+                result.reference, result.candidate, result.variant = source.spec, label, artifact.variant
+            d = result.to_dict()
+            d["kind"] = artifact.kind
+            job.emit(COMPARISON, **d)
+            all_passed &= result.passed
+    return all_passed
+
+
+def run_compare(req: CompareRequest, emit: Emit) -> int:
+    from studio.compare import compare_outputs, tolerance_for
+    from studio.inputs import adapt_feeds
+    from studio.runtimes import open_runtime
+
+    reference_src, candidate_src = Source.from_dict(req.reference), Source.from_dict(req.candidate)
+    job = Job(emit, total_steps=3)
+    job.emit(JOB_STARTED, kind="compare", source=reference_src.to_dict(), candidate=candidate_src.to_dict())
+    with job.stage("load models"):
+        reference = open_runtime(reference_src)
+        candidate = open_runtime(candidate_src)
+        signature = _resolved_signature(reference_src, reference.signature, req.input_shapes)
+    with job.stage("compare outputs"):
+        feeds = _make_inputs(signature, req.inputs_path, req.input_range, req.seed)
+        job.emit(RESULT, inputs=_describe_inputs(feeds, req.inputs_path, req.seed))
+        ref_out = reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
+        cand_out = candidate.run(adapt_feeds(feeds, signature.inputs, candidate.signature, {}))
+        variant = req.variant or guess_variant(candidate_src.path.name)
+        result = compare_outputs(ref_out, cand_out, tolerance_for(variant, req.atol, req.rtol))
+        result.reference, result.candidate, result.variant = reference_src.spec, candidate_src.spec, variant
+        d = result.to_dict()
+        d["kind"] = candidate_src.format.value
+        job.emit(COMPARISON, **d)
+    return 0 if result.passed else 1
+
+
+def guess_variant(name: str) -> str:
+    """The tolerance class of a file from its name, as onnx2tf names its TFLite files."""
+    name = name.lower()
+    if "dynamic_range" in name or "dynamic_int8" in name:
+        return "dynamic_int8"
+    if "int8" in name or "integer_quant" in name:
+        return "int8"
+    if "float16" in name or "fp16" in name:
+        return "float16"
+    return "float32"
