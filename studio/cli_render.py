@@ -41,6 +41,8 @@ class ProgressPrinter:
             self.progress.update(self.task, completed=d.get("fraction", 0), description=d.get("message", ""))
         elif self.quiet:
             return
+        elif event.type in (STAGE_STARTED, STAGE_FINISHED) and d.get("name", "").startswith("load"):
+            return   # loading is quick, and a bad source then reads as the one error line alone
         elif event.type == STAGE_STARTED:
             err.print(f"[bold]>[/] {d['name']} ...")
         elif event.type == STAGE_FINISHED:

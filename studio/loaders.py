@@ -33,7 +33,7 @@ def load_torch(source: Source) -> Any:
         if source.format is Format.EXPORTED_PROGRAM:
             return torch.export.load(str(source.path))
         if source.format is Format.TORCH_PICKLE:
-            model = torch.load(str(source.path), map_location="cpu", weights_only=False)
+            model = _load_pickle(source.path)
         elif source.format is Format.PYTHON_FACTORY:
             model = _call_factory(source)
         else:
@@ -45,6 +45,17 @@ def load_torch(source: Source) -> Any:
     if not isinstance(model, torch.nn.Module):
         raise StudioError(f"{source.spec}: expected a torch.nn.Module, got {type(model).__name__}")
     return model.eval()
+
+
+def _load_pickle(path: Path) -> Any:
+    """A full pickled module needs its class: look beside the file first, where users keep the code."""
+    import torch
+
+    sys.path.insert(0, str(path.parent))
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=False)
+    finally:
+        sys.path.remove(str(path.parent))
 
 
 def _call_factory(source: Source) -> Any:

@@ -1,0 +1,27 @@
+"""Shared fixtures: the tiny models are built once per session, in a subprocess-free way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    from models import save_all
+
+    return save_all(tmp_path_factory.mktemp("models"))
+
+
+def run_studio(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real CLI in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "studio", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)

@@ -1,0 +1,168 @@
+"""Tiny real models the tests build themselves (nothing is downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FACTORY_SOURCE = '''
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, image):
+        x = torch.relu(self.bn(self.conv(image)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def build_model():
+    return TinyNet()
+'''
+
+
+def torch_cnn():
+    """Conv, batchnorm, residual, pooling, linear on a [1, 3, 32, 32] image."""
+    import torch
+    from torch import nn
+
+    class CNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.res = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8))
+            self.pool = nn.MaxPool2d(2)
+            self.head = nn.Linear(8 * 16 * 16, 10)
+
+        def forward(self, image):
+            x = self.stem(image)
+            x = self.pool(torch.relu(x + self.res(x)))
+            return self.head(torch.flatten(x, 1))
+
+    torch.manual_seed(0)
+    model = CNN().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 1.5)
+    return model, torch.rand(1, 3, 32, 32)
+
+
+def torch_transformer_block():
+    """LayerNorm, multi-head attention, GELU (exact: exports as Erf) on [1, 10, 32] tokens."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, dim: int = 32, heads: int = 4):
+            super().__init__()
+            self.norm1 = nn.LayerNorm(dim)
+            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+            self.norm2 = nn.LayerNorm(dim)
+            self.mlp = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
+
+        def forward(self, tokens):
+            h = self.norm1(tokens)
+            tokens = tokens + self.attn(h, h, h, need_weights=False)[0]
+            return tokens + self.mlp(self.norm2(tokens))
+
+    torch.manual_seed(0)
+    return Block().eval(), torch.randn(1, 10, 32)
+
+
+def keras_cnn():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="scores")(x))
+
+
+def keras_two_in_two_out():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    image = keras.Input((16, 16, 3), name="image")
+    meta = keras.Input((4,), name="meta")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(image)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    joined = keras.layers.Concatenate()([x, keras.layers.Dense(4, activation="relu")(meta)])
+    logits = keras.layers.Dense(3, name="logits")(joined)
+    value = keras.layers.Dense(1, name="value")(joined)
+    return keras.Model([image, meta], [logits, value])
+
+
+def plain_onnx(path: Path) -> Path:
+    """A Gemm + Relu + Softmax graph written with onnx.helper: no framework behind it."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((8, 6)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal((6,)).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("Softmax", ["r"], ["probs"], axis=-1)],
+        "plain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 6])], initializer=[w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def _import_file(path: Path):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def save_all(root: Path) -> dict[str, Path]:
+    """Every source format the studio reads, written under root; returns name -> path."""
+    import torch
+
+    root.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    cnn, image = torch_cnn()
+    paths["torchscript"] = root / "cnn_ts.pt"
+    torch.jit.save(torch.jit.trace(cnn, image), paths["torchscript"])
+    paths["cnn_pt2"] = root / "cnn.pt2"
+    torch.export.save(torch.export.export(cnn, (image,)), paths["cnn_pt2"])
+    block, tokens = torch_transformer_block()
+    paths["transformer_pt2"] = root / "block.pt2"
+    torch.export.save(torch.export.export(block, (tokens,)), paths["transformer_pt2"])
+    factory = root / "tiny_factory.py"
+    factory.write_text(FACTORY_SOURCE)
+    paths["factory"] = factory
+    tiny = _import_file(factory).build_model().eval()
+    paths["factory_weights"] = root / "tiny_weights.pt"
+    torch.save(tiny.state_dict(), paths["factory_weights"])
+    paths["pickle"] = root / "tiny_full.pt"   # its class lives in tiny_factory.py beside it, as users keep it
+    torch.save(tiny, paths["pickle"])
+    paths["keras"] = root / "cnn.keras"
+    keras_cnn().save(paths["keras"])
+    two = keras_two_in_two_out()
+    paths["h5"] = root / "two.h5"
+    two.save(paths["h5"])
+    paths["savedmodel"] = root / "two_savedmodel"
+    two.export(str(paths["savedmodel"]), verbose=False)
+    paths["onnx"] = plain_onnx(root / "plain.onnx")
+    return paths

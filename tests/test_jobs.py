@@ -1,0 +1,103 @@
+"""The worker process: events stream in order, cancel and crashes leave nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from studio.formats import detect
+from studio.jobs.protocol import (FAILED, FINISHED, JOB_STARTED, RESULT, STAGE_STARTED, ConvertRequest,
+                                  VersionsRequest)
+from studio.jobs.runner import CANCELLED_EXIT, JobRunner
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name != "models"]
+
+
+def convert_request(models, tmp_path) -> ConvertRequest:
+    return ConvertRequest(source=detect(models["transformer_pt2"]).to_dict(), out_dir=str(tmp_path / "out"),
+                          variants=["float32"])
+
+
+def test_versions_job_streams_a_result_then_finished():
+    events = list(JobRunner(VersionsRequest()).events())
+    assert [e.type for e in events] == [RESULT, FINISHED]
+    assert events[0].data["versions"]["onnx2tf"] == "1.28.8"
+    assert events[-1].data["exit_code"] == 0
+
+
+@pytest.mark.slow
+def test_cancel_mid_stage_leaves_no_artifact_and_no_temp_folder(models, tmp_path):
+    runner = JobRunner(convert_request(models, tmp_path))
+    staging = Path(runner.request.staging_dir)
+    assert staging.is_dir()
+    seen, cancelled_at = [], None
+    for event in runner.events():
+        seen.append(event)
+        if event.type == STAGE_STARTED and event.data["name"] == "onnx->tf" and cancelled_at is None:
+            time.sleep(1.0)   # well inside onnx2tf
+            cancelled_at = time.monotonic()
+            runner.cancel()
+    assert cancelled_at is not None and time.monotonic() - cancelled_at < 2.0
+    assert seen[0].type == JOB_STARTED
+    assert seen[-2].type == FAILED and seen[-2].data["cancelled"]
+    assert seen[-1].type == FINISHED and runner.exit_code == CANCELLED_EXIT
+    assert not psutil.pid_exists(runner.pid) or psutil.Process(runner.pid).status() == psutil.STATUS_ZOMBIE
+    assert not staging.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_killed_worker_is_reported_as_failed_with_cause(models, tmp_path):
+    runner = JobRunner(convert_request(models, tmp_path))
+    events = []
+    for event in runner.events():
+        events.append(event)
+        if event.type == STAGE_STARTED and event.data["name"] == "torch->onnx":
+            os.kill(runner.pid, signal.SIGKILL)
+    failed = [e for e in events if e.type == FAILED]
+    assert failed and "SIGKILL" in failed[-1].data["error"] and failed[-1].data["crashed"]
+    assert runner.exit_code == 3 and leftovers(tmp_path) == []
+
+
+def _wait_for_line(stream, text: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    for line in stream:
+        if text in line:
+            return
+        assert time.monotonic() < deadline, f"no {text!r} in time"
+    raise AssertionError(f"stream ended before {text!r}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_cli_cancels_cleanly(models, tmp_path):
+    cli = subprocess.Popen([sys.executable, "-m", "studio", "convert", str(models["transformer_pt2"]), "--out",
+                            str(tmp_path / "out")], cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    _wait_for_line(cli.stderr, "onnx->tf")
+    cli.send_signal(signal.SIGINT)
+    assert cli.wait(timeout=10) == 130
+    assert "cancelled" in cli.stderr.read()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_worker_cleans_up_when_its_parent_is_killed(models, tmp_path):
+    cli = subprocess.Popen([sys.executable, "-m", "studio", "convert", str(models["transformer_pt2"]), "--out",
+                            str(tmp_path / "out")], cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    _wait_for_line(cli.stderr, "onnx->tf")
+    workers = psutil.Process(cli.pid).children()
+    assert workers
+    cli.kill()
+    cli.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive
+    assert leftovers(tmp_path) == []
