@@ -159,9 +159,11 @@ def tf_signature(source: Source, model: Any) -> Signature:
     if source.format is Format.SAVEDMODEL:
         fn = model.signatures["serving_default"]
         ins = fn.structured_input_signature[1]
-        outs = fn.structured_outputs
+        outs = fn.structured_outputs   # TF keeps no useful order here: output_1 may come before output_0
+        from studio.runtimes.base import natural_key
+
         return Signature(tuple(_tf_spec(k, v.shape, v.dtype) for k, v in sorted(ins.items())),
-                         tuple(_tf_spec(k, v.shape, v.dtype) for k, v in outs.items()))
+                         tuple(_tf_spec(k, outs[k].shape, outs[k].dtype) for k in sorted(outs, key=natural_key)))
     inputs = tuple(_tf_spec(t.name, t.shape, t.dtype) for t in model.inputs)
     names = list(getattr(model, "output_names", None) or [getattr(t, "name", f"output_{i}") for i, t in enumerate(model.outputs)])
     outputs = tuple(_tf_spec(n, t.shape, t.dtype) for n, t in zip(names, model.outputs))
