@@ -27,22 +27,31 @@ def main() -> int:
 
     def emit(event: Event) -> None:
         with lock:
-            events_out.write(event.to_json() + "\n")
-            events_out.flush()
+            try:
+                events_out.write(event.to_json() + "\n")
+                events_out.flush()
+            except (BrokenPipeError, OSError, ValueError):   # nobody is listening any more
+                _abandon(request)
 
     threading.Thread(target=_exit_when_parent_goes, args=(request,), daemon=True).start()
-    from studio.jobs.handlers import run_request
+    try:
+        from studio.jobs.handlers import run_request
 
-    code = run_request(request, emit)
-    emit(Event(FINISHED, {"exit_code": code}))
-    events_out.flush()
-    sys.stderr.flush()
+        code = run_request(request, emit)
+        emit(Event(FINISHED, {"exit_code": code}))
+    except BaseException:
+        _abandon(request)
     os._exit(code)   # skip TF/torch atexit work: it can take seconds and the result is already out
 
 
 def _exit_when_parent_goes(request) -> None:
     for _ in sys.stdin:
         pass
+    _abandon(request)
+
+
+def _abandon(request) -> None:
+    """The parent is gone (or we broke): nobody else will remove our half-written output."""
     staging = getattr(request, "staging_dir", None)
     if staging:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,226 @@
+"""ONNX -> SavedModel + TFLite (float32, float16, dynamic-range int8, int8) through a backend (onnx2tf by default).
+
+What this stage adds on top of the converter:
+- layouts from the source: image inputs become NHWC (or stay NCHW with keep_layout), NHWC inputs stay
+  NHWC, every other input keeps its shape; each artifact records its input layouts, and the TFLite's
+  input shapes are checked against them;
+- static shapes written into a private copy of the ONNX (the converter rewrites its input file);
+- our own image-like sample and calibration data, so nothing is downloaded;
+- TFLite files that run on LiteRT builtin ops: Flex ops are detected, one retry with onnx2tf's
+  pseudo-operator replacements removes the ones it can, and what remains is named on the artifact.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.artifacts import VARIANTS, Artifact, path_bytes
+from studio.errors import StageError, StudioError
+from studio.stages import calibration
+from studio.stages.backends import (BackendFailed, BackendRequest, BackendResult, OnnxToTfBackend, get_backend,
+                                    onnx2tf_name)
+from studio.stages.base import StageContext
+from studio.stages.flex import flex_ops, tflite_io
+from studio.stages.layouts import TfInput, converted_layout, source_layout
+from studio.stages.onnx_files import dynamic_inputs, fix_input_shapes, input_specs_by_onnx_name, save_model
+
+# Select-TF op -> the onnx2tf pseudo-operator that avoids it. onnx2tf's Python API wants these names in
+# lower case (its CLI lower-cases them; "Erf" is silently ignored). "gelu" is deliberately absent: it
+# only switches fused GELU to the tanh approximation (~1e-3 off) and TFLite has a builtin exact GELU.
+FLEX_TO_PSEUDO = {"FlexErf": "erf", "FlexAsin": "asin", "FlexAcos": "acos", "FlexAtan": "atan"}
+# Backends that move channels-first image inputs to channels-last on their own.
+MOVES_TO_CHANNELS_LAST = {"onnx2tf": True, "onnx-tf": False}
+
+
+def pseudo_ops_for(flex: set[str]) -> tuple[str, ...]:
+    return tuple(sorted({FLEX_TO_PSEUDO[op] for op in flex if op in FLEX_TO_PSEUDO}))
+
+
+class OnnxToTf:
+    name = "onnx->tf"
+    consumes = ("onnx",)
+    produces = ("savedmodel", "tflite")
+
+    def run(self, ctx: StageContext) -> list[Artifact]:
+        backend = get_backend(ctx.options.backend)
+        usable, reason = backend.available()
+        if not usable:
+            raise StageError(self.name, f"backend {backend.name} is unavailable: {reason}")
+        want_savedmodel = "savedmodel" in ctx.options.targets
+        variants = self._variants(ctx)
+        if not want_savedmodel and not variants:
+            return []
+        import onnx
+
+        ctx.progress(0.02, "preparing the ONNX model")
+        model = onnx.load(str(self._input_path(ctx)))
+        inputs = self._inputs(model, ctx, backend)
+        calib = self._calibration(ctx, inputs) if "int8" in variants else None
+        dynamic = dynamic_inputs(model)
+        if dynamic:
+            shapes = {i.onnx_name: i.source_shape for i in inputs}
+            model = fix_input_shapes(model, shapes)
+            ctx.log("fixed dynamic input shapes: " + ", ".join(f"{n}={list(shapes[n])}" for n in dynamic if n in shapes))
+        ctx.log("input layouts for TF: " + ", ".join(f"{i.name} {i.source_layout}->{i.tf_layout} {list(i.tf_shape)}"
+                                                       for i in inputs))
+        runs = ctx.work_dir / f".{backend.name}-runs"
+        try:
+            return self._convert_all(ctx, backend, model, inputs, variants, want_savedmodel, calib, runs)
+        finally:
+            shutil.rmtree(runs, ignore_errors=True)
+
+    # ------------------------------------------------------------ steps
+
+    def _convert_all(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, inputs: list[TfInput],
+                     variants: tuple[str, ...], want_savedmodel: bool, calib, runs: Path) -> list[Artifact]:
+        made = tuple(v for v in VARIANTS if v in variants or v == "float32")  # float32 proves the layout
+        ctx.progress(0.1, f"converting with {backend.name} (the slow part)")
+        first = self._convert(ctx, backend, model, runs / "run1", inputs, made, calib, ())
+        self._check_layouts(first.tflite["float32"], inputs)
+        tflite = {v: first.tflite[v] for v in variants}
+        notes: list[str] = []
+        flex = {v: flex_ops(p) for v, p in tflite.items()}
+        found = set().union(*flex.values()) if flex else set()
+        if found and backend.name == "onnx2tf":
+            ctx.progress(0.7, f"TFLite uses {', '.join(sorted(found))}: retrying with pseudo-operators")
+            pseudo = pseudo_ops_for(found)
+            if not pseudo:
+                ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; onnx2tf has no replacement for them")
+            else:
+                ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; "
+                        f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
+                try:
+                    retry = self._convert(ctx, backend, model, runs / "run2", inputs, made, calib, pseudo)
+                    self._check_layouts(retry.tflite["float32"], inputs)
+                except StageError as exc:
+                    ctx.log(f"the retry failed ({exc.cause}); keeping the first conversion")
+                else:
+                    tflite = {v: retry.tflite[v] for v in variants}
+                    flex = {v: flex_ops(p) for v, p in tflite.items()}
+                    left = set().union(*flex.values())
+                    gone = sorted(found - left)
+                    if gone:
+                        notes.append(f"{', '.join(gone)} avoided with onnx2tf pseudo-operators {', '.join(pseudo)}")
+                    ctx.log(f"after the retry: {', '.join(sorted(left)) or 'no'} Select-TF ops left")
+        ctx.progress(0.95, "collecting artifacts")
+        return self._artifacts(ctx, first, tflite, flex, notes, inputs, want_savedmodel)
+
+    def _convert(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, run_dir: Path, inputs: list[TfInput],
+                 variants: tuple[str, ...], calib, pseudo: tuple[str, ...]) -> BackendResult:
+        run_dir.mkdir(parents=True)
+        onnx_copy = run_dir / "model.onnx"
+        save_model(model, onnx_copy)
+        calibration.write_onnx2tf_sample(run_dir)
+        request = BackendRequest(onnx_path=onnx_copy, run_dir=run_dir, inputs=inputs, variants=variants,
+                                 calibration=calib, pseudo_ops=pseudo, log_path=run_dir / "converter.log")
+        t0 = time.perf_counter()
+        try:
+            result = backend.convert(request)
+        except BackendFailed as exc:
+            _log_tail(ctx, request.log_path, backend.name)
+            raise StageError(self.name, str(exc)) from None
+        ctx.log(f"{backend.name} converted in {time.perf_counter() - t0:.1f} s"
+                + (f" (pseudo-operators: {', '.join(pseudo)})" if pseudo else ""))
+        return result
+
+    def _artifacts(self, ctx: StageContext, first: BackendResult, tflite: dict[str, Path], flex: dict[str, list[str]],
+                   notes: list[str], inputs: list[TfInput], want_savedmodel: bool) -> list[Artifact]:
+        stem = ctx.source.stem
+        layouts = {i.name: i.tf_layout for i in inputs}
+        artifacts = []
+        if want_savedmodel and first.savedmodel is not None:
+            target = ctx.work_dir / f"{stem}_savedmodel"
+            shutil.move(str(first.savedmodel), target)
+            artifacts.append(Artifact(kind="savedmodel", variant="float32", path=str(target), bytes=path_bytes(target),
+                                      input_layout=dict(layouts), produced_by=self.name, notes=list(first.notes)))
+        for variant, path in tflite.items():
+            target = ctx.work_dir / f"{stem}_{variant}.tflite"
+            shutil.move(str(path), target)
+            artifact = Artifact(kind="tflite", variant=variant, path=str(target), bytes=path_bytes(target),
+                                input_layout=dict(layouts), produced_by=self.name, flex_ops=list(flex.get(variant, [])),
+                                notes=list(first.notes) + notes)
+            if artifact.flex_ops:
+                artifact.notes.append(f"needs the Flex delegate (Select-TF ops: {', '.join(artifact.flex_ops)}); "
+                                      f"LiteRT's builtin ops cannot run it")
+            artifacts.append(artifact)
+        return artifacts
+
+    # ------------------------------------------------------------ inputs
+
+    @staticmethod
+    def _variants(ctx: StageContext) -> tuple[str, ...]:
+        if "tflite" not in ctx.options.targets:
+            return ()
+        unknown = [v for v in ctx.options.variants if v not in VARIANTS]
+        if unknown:
+            raise StudioError(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+        variants = tuple(v for v in VARIANTS if v in ctx.options.variants)
+        if not variants:
+            raise StudioError(f"TFLite asked for with no variant; choose from {', '.join(VARIANTS)}")
+        return variants
+
+    @staticmethod
+    def _input_path(ctx: StageContext) -> Path:
+        """The ONNX to convert; if an earlier artifact was moved since, where it is now."""
+        if Path(ctx.input_path).is_file():
+            return Path(ctx.input_path)
+        for artifact in reversed(ctx.previous):
+            if artifact.kind == "onnx" and Path(artifact.path).is_file():
+                return Path(artifact.path)
+        raise StageError("onnx->tf", f"no ONNX model at {ctx.input_path}")
+
+    def _inputs(self, model: Any, ctx: StageContext, backend: OnnxToTfBackend) -> list[TfInput]:
+        pairs = input_specs_by_onnx_name(model, ctx.signature.inputs)
+        if len(pairs) != len(ctx.signature.inputs):
+            raise StageError(self.name, f"the ONNX model has {len(pairs)} inputs, the source {len(ctx.signature.inputs)}")
+        keep = ctx.options.keep_layout or not MOVES_TO_CHANNELS_LAST.get(backend.name, False)
+        inputs = []
+        for onnx_name, spec in pairs.items():
+            if any(d is None for d in spec.shape):
+                raise StudioError(f"input {spec.name!r} has dynamic dims: give them with --input-shape")
+            layout = source_layout(spec, ctx.source.framework)
+            inputs.append(TfInput(name=spec.name, onnx_name=onnx_name, tf_name=onnx2tf_name(onnx_name),
+                                  dtype=spec.dtype or "float32", source_shape=tuple(int(d) for d in spec.shape),
+                                  source_layout=layout, tf_layout=converted_layout(layout, keep)))
+        return inputs
+
+    def _calibration(self, ctx: StageContext, inputs: list[TfInput]) -> dict:
+        not_float = [i for i in inputs if not i.dtype.startswith("float")]
+        if not_float:
+            raise StageError(self.name, f"int8 quantization needs float inputs; {not_float[0].name!r} is "
+                                        f"{not_float[0].dtype}: drop int8 from --quantize")
+        if ctx.options.calibration:
+            data = calibration.from_user(ctx.options.calibration, inputs)
+            ctx.log(f"int8 calibration: {', '.join(f'{k} {list(v.shape)}' for k, v in data.items())} "
+                    f"from {ctx.options.calibration}")
+        else:
+            data = calibration.generated(inputs, ctx.options.seed)
+            ctx.log("int8 calibration: generated data (image-like for images, seeded normal otherwise); "
+                    "give --calibration for real samples")
+        return data
+
+    def _check_layouts(self, tflite_path: Path, inputs: list[TfInput]) -> None:
+        """The converted inputs must have exactly the shapes their recorded layouts promise."""
+        found, _ = tflite_io(tflite_path)
+        by_name = dict(found)
+        for position, spec in enumerate(inputs):
+            shape = next((by_name[n] for n in (spec.tf_name, spec.onnx_name, spec.name) if n in by_name), None)
+            if shape is None and len(found) == len(inputs):
+                shape = found[position][1]
+            if shape is not None and tuple(shape) != tuple(spec.tf_shape):
+                raise StageError(self.name, f"input {spec.name!r} came out as {list(shape)}, expected "
+                                            f"{list(spec.tf_shape)} ({spec.tf_layout})")
+
+
+def _log_tail(ctx: StageContext, log_path: Path | None, who: str, lines: int = 12) -> None:
+    """The end of the converter's own output, for --debug readers (the cause is in the error already)."""
+    from studio.stages.capture import strip_ansi
+
+    if log_path is None or not log_path.is_file():
+        return
+    tail = [strip_ansi(line).rstrip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    for line in tail[-lines:]:
+        ctx.log(f"{who}: {line[:300]}")

@@ -1,0 +1,105 @@
+"""TensorFlow (Keras .keras / .h5, SavedModel) -> ONNX with tf2onnx.
+
+Inputs get a fixed signature from the resolved shapes, so the ONNX is static like the TFLite it feeds.
+Keras models go through tf2onnx.from_keras (keeps input and output names and order); SavedModels
+through their serving_default signature (outputs named by its keys).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from studio.artifacts import Artifact
+from studio.errors import StageError, one_line
+from studio.formats import Format
+from studio.stages.base import StageContext
+from studio.stages.capture import captured_output, cause_from_log
+from studio.stages.onnx_files import onnx_bytes, save_model, unknown_operators
+
+MAX_OPSET = 18  # the newest opset tf2onnx 1.17 emits reliably, and the one the torch stage uses
+DEFAULT_OPSET = 18
+
+
+class TfToOnnx:
+    name = "tf->onnx"
+    consumes = (Format.KERAS.value, Format.H5.value, Format.SAVEDMODEL.value)
+    produces = ("onnx",)
+
+    def run(self, ctx: StageContext) -> list[Artifact]:
+        import tensorflow as tf
+
+        from studio.loaders import load_tf
+
+        opset = ctx.options.opset or DEFAULT_OPSET
+        if opset > MAX_OPSET:
+            ctx.log(f"tf2onnx 1.17 writes opset {MAX_OPSET} at most: using {MAX_OPSET} instead of {opset}")
+            opset = MAX_OPSET
+        ctx.progress(0.05, "loading the TensorFlow model")
+        model = load_tf(ctx.source)
+        specs = [tf.TensorSpec([int(d) for d in s.shape], tf.as_dtype(s.dtype or "float32"), name=s.name)
+                 for s in ctx.signature.inputs]
+        log_path = ctx.work_dir / "tf2onnx.log"
+        ctx.progress(0.2, "converting with tf2onnx")
+        t0 = time.perf_counter()
+        try:
+            with captured_output(log_path):
+                proto, route = self._convert(model, specs, opset, ctx)
+        except StageError:
+            raise
+        except Exception as exc:
+            raise StageError(self.name, cause_from_log(log_path, one_line(exc))) from exc
+        missing = unknown_operators(proto)
+        if missing:
+            raise StageError(self.name, f"tf2onnx could not translate {', '.join(missing)} into ONNX")
+        target = ctx.work_dir / f"{ctx.source.stem}.onnx"
+        save_model(proto, target)
+        ctx.log(f"converted with tf2onnx ({route}), opset {opset}, in {time.perf_counter() - t0:.1f} s")
+        ctx.progress(1.0, "ONNX written")
+        layouts = {spec.name: spec.layout for spec in ctx.signature.inputs}
+        return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=onnx_bytes(target),
+                         input_layout=layouts, produced_by=self.name, notes=[f"tf2onnx {route}, opset {opset}"])]
+
+    def _convert(self, model: Any, specs: list, opset: int, ctx: StageContext) -> tuple[Any, str]:
+        import tf2onnx
+
+        if ctx.source.format is Format.SAVEDMODEL:
+            proto, _ = tf2onnx.convert.from_function(_serving_function(model, specs), input_signature=specs, opset=opset)
+            return proto, "serving_default signature"
+        try:
+            proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=opset)
+            return proto, "from_keras"
+        except Exception as exc:
+            ctx.log(f"tf2onnx.from_keras failed ({one_line(exc, 200)}); tracing the model as a tf.function instead")
+        proto, _ = tf2onnx.convert.from_function(_keras_function(model, specs), input_signature=specs, opset=opset)
+        return proto, "from_function"
+
+
+def _serving_function(saved: Any, specs: list) -> Any:
+    """The SavedModel's serving signature behind a fixed-shape signature (keyword inputs by name)."""
+    import tensorflow as tf
+
+    serving = saved.signatures["serving_default"]
+    names = [s.name for s in specs]
+
+    @tf.function(input_signature=specs)
+    def serve(*args):
+        return serving(**dict(zip(names, args)))
+
+    return serve
+
+
+def _keras_function(model: Any, specs: list) -> Any:
+    """A Keras model as a tf.function whose outputs are keyed by the model's output names."""
+    import tensorflow as tf
+
+    names = list(getattr(model, "output_names", None) or [])
+
+    @tf.function(input_signature=specs)
+    def call(*args):
+        result = model(args[0] if len(args) == 1 else list(args), training=False)
+        result = list(result) if isinstance(result, (list, tuple)) else [result]
+        keys = names if len(names) == len(result) else [f"output_{i}" for i in range(len(result))]
+        return dict(zip(keys, result))
+
+    return call
