@@ -53,15 +53,14 @@ def timed(cmd: list[str], cwd: Path) -> float:
 def bench(name: str, source: Path, hand: str, hand_args: list[str], runs: int, work: Path) -> tuple[float, float]:
     script = work / f"hand_{name}.py"
     script.write_text(hand)
-    np_file = "calibration_image_sample_data_20x128x128x3_float32.npy"
     studio_times, hand_times = [], []
     for i in range(runs):
         run_dir = work / f"{name}_{i}"
         run_dir.mkdir()
         # onnx2tf fetches this file from the internet unless it is in the working folder; give it ours.
-        from studio.stages.calibration import write_sample_images
+        from studio.stages.calibration import write_onnx2tf_sample
 
-        write_sample_images(run_dir / np_file)
+        write_onnx2tf_sample(run_dir)
         hand_times.append(timed([sys.executable, str(script), str(source), str(run_dir / "hand_out"), *hand_args],
                                 run_dir))
         studio_times.append(timed([sys.executable, "-m", "studio", "convert", str(source), "--to",

@@ -236,6 +236,8 @@ def _compare_all(job: Job, req: ConvertRequest, source: Source, reference, signa
                 result.reference, result.candidate, result.variant = source.spec, label, artifact.variant
             d = result.to_dict()
             d["kind"] = artifact.kind
+            if req.samples_dir and result.outputs:
+                d["samples"] = save_samples(Path(req.samples_dir) / f"{i}", ref_out, cand_out, result)
             job.emit(COMPARISON, **d)
             all_passed &= result.passed
     return all_passed
@@ -263,8 +265,29 @@ def run_compare(req: CompareRequest, emit: Emit) -> int:
         result.reference, result.candidate, result.variant = reference_src.spec, candidate_src.spec, variant
         d = result.to_dict()
         d["kind"] = candidate_src.format.value
+        if req.samples_dir and result.outputs:
+            d["samples"] = save_samples(Path(req.samples_dir), ref_out, cand_out, result)
         job.emit(COMPARISON, **d)
     return 0 if result.passed else 1
+
+
+def save_samples(folder: Path, ref_out: dict, cand_out: dict, result) -> dict[str, dict[str, str]]:
+    """Save each paired output (the candidate aligned to the reference's shape) for the GUI's plots."""
+    from studio.compare import align
+
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = {}
+    for index, diff in enumerate(result.outputs):
+        if not diff.name or diff.candidate_name not in cand_out:
+            continue
+        reference = np.asarray(ref_out[diff.name])
+        perm = tuple(diff.permutation) if diff.permutation is not None else None
+        candidate = align(np.asarray(cand_out[diff.candidate_name]), reference.shape, perm)
+        paths = {"reference": folder / f"{index}_reference.npy", "candidate": folder / f"{index}_candidate.npy"}
+        np.save(paths["reference"], reference)
+        np.save(paths["candidate"], candidate)
+        samples[diff.name] = {k: str(v) for k, v in paths.items()}
+    return samples
 
 
 def guess_variant(name: str) -> str:

@@ -68,6 +68,7 @@ class ConvertRequest:
     rtol: float | None = None
     force: bool = False
     staging_dir: str | None = None            # set by the runner: the job writes only here until it succeeds
+    samples_dir: str | None = None            # if set, outputs are saved here as .npy for the GUI's plots
     kind: str = "convert"
 
 
@@ -89,6 +90,7 @@ class CompareRequest:
     atol: float | None = None
     rtol: float | None = None
     variant: str | None = None                # tolerance class; guessed from the candidate's name when None
+    samples_dir: str | None = None            # if set, outputs are saved here as .npy for the GUI's plots
     kind: str = "compare"
 
 
