@@ -286,7 +286,7 @@ def save_samples(folder: Path, ref_out: dict, cand_out: dict, result) -> dict[st
         paths = {"reference": folder / f"{index}_reference.npy", "candidate": folder / f"{index}_candidate.npy"}
         np.save(paths["reference"], reference)
         np.save(paths["candidate"], candidate)
-        samples[diff.name] = {k: str(v) for k, v in paths.items()}
+        samples[diff.name] = {**{k: str(v) for k, v in paths.items()}, "aligned": True}
     return samples
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,9 +18,3 @@ def models(tmp_path_factory) -> dict[str, Path]:
     from models import save_all
 
     return save_all(tmp_path_factory.mktemp("models"))
-
-
-def run_studio(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """The real CLI in a fresh process, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "studio", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_studio
+from studio_cli import run_studio
 
 RANDOM = os.urandom(4096)
 

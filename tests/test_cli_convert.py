@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_studio
+from studio_cli import run_studio
 
 pytestmark = pytest.mark.slow
 REPORT_KEYS = {"source", "artifacts", "stages", "comparisons"}

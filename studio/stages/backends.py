@@ -20,8 +20,7 @@ import numpy as np
 
 from studio.errors import StudioError, one_line
 from studio.stages.capture import captured_output, cause_from_log
-from studio.signature import OTHER
-from studio.stages.layouts import CHANNELS_FIRST, CHANNELS_LAST, TfInput
+from studio.stages.layouts import CHANNELS_LAST, TfInput
 
 # Our variant names -> the file suffix onnx2tf gives each TFLite it writes.
 ONNX2TF_SUFFIXES = {
@@ -54,12 +53,25 @@ class BackendResult:
     notes: list[str] = field(default_factory=list)
 
 
+# The TFLite converter's words for a TF op it can neither lower to a builtin nor keep as Flex (e.g. tf.Asin).
+UNCONVERTIBLE_TF_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+
+
 class BackendFailed(Exception):
-    """The converter failed; the message is one line naming the cause (the stage wraps it in a StageError)."""
+    """The converter failed; the message is one line naming the cause (the stage wraps it in a StageError).
+
+    tf_ops names TF ops the TFLite converter could not express at all, when that was the cause.
+    """
+
+    def __init__(self, message: str, tf_ops: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.tf_ops = tf_ops
 
 
 class OnnxToTfBackend(Protocol):
     name: str
+    moves_to_channels_last: bool   # turns channels-first image inputs into NHWC on its own
+    pseudo_operators: bool         # understands BackendRequest.pseudo_ops
 
     def available(self) -> tuple[bool, str]:
         """(usable, why) from a cheap check that imports no TensorFlow."""
@@ -84,6 +96,8 @@ def onnx2tf_name(onnx_name: str) -> str:
 
 class Onnx2TfBackend:
     name = "onnx2tf"
+    moves_to_channels_last = True
+    pseudo_operators = True
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("onnx2tf") is None:
@@ -105,6 +119,10 @@ class Onnx2TfBackend:
         except SystemExit as exc:   # onnx2tf calls sys.exit(1) after printing "ERROR: ..."
             raise BackendFailed(cause_from_log(log_path, f"onnx2tf exited with status {exc.code}")) from None
         except Exception as exc:
+            tf_ops = tuple(sorted(set(UNCONVERTIBLE_TF_OP.findall(str(exc)))))
+            if tf_ops:
+                raise BackendFailed(f"the TFLite converter cannot express TF op {', '.join(tf_ops)} "
+                                    f"(neither a builtin nor a Flex op)", tf_ops) from exc
             raise BackendFailed(_explain(exc, log_path)) from exc
         finally:
             os.chdir(cwd)
@@ -112,15 +130,20 @@ class Onnx2TfBackend:
 
     @staticmethod
     def _options(request: BackendRequest) -> dict:
-        """Layout flags from the source's layouts: nobody should need onnx2tf's expert options."""
-        keep_nchw = [i.tf_name for i in request.inputs if i.source_layout in CHANNELS_FIRST and i.tf_layout in CHANNELS_FIRST]
+        """Layout flags from the source's layouts: nobody should need onnx2tf's expert options.
+
+        Channels-first inputs moving to NHWC need no flag (onnx2tf's default). NHWC sources keep NHWC.
+        Every input that keeps its source shape, NCHW images under keep_layout included, is pinned with
+        keep_shape_absolutely: onnx2tf 1.28.8's keep_ncw_or_nchw flag reads int8 calibration data as
+        NHWC for its ONNX check run while calibrating the NCHW input with it, and fails (measured).
+        """
         keep_nhwc = [i.tf_name for i in request.inputs if i.source_layout in CHANNELS_LAST]
-        keep_shape = [i.tf_name for i in request.inputs if i.source_layout == OTHER]
+        keep_shape = [i.tf_name for i in request.inputs
+                      if i.source_layout not in CHANNELS_LAST and i.tf_layout == i.source_layout]
         options: dict = dict(
             non_verbose=True,
             output_signaturedefs=True,   # SavedModel signature keeps the input names
             # copy_onnx_input_output_names_to_tflite is left off: it needs a flatc binary and downloads schema.fbs.
-            keep_ncw_or_nchw_or_ncdhw_input_names=keep_nchw or None,
             keep_nwc_or_nhwc_or_ndhwc_input_names=keep_nhwc or None,
             keep_shape_absolutely_input_names=keep_shape or None,
             replace_to_pseudo_operators=list(request.pseudo_ops) or None,
@@ -181,6 +204,8 @@ class OnnxTfBackend:
     """onnx-tf (onnx/onnx-tensorflow): archived, and broken with onnx >= 1.16 (it imports onnx.mapping)."""
 
     name = "onnx-tf"
+    moves_to_channels_last = False
+    pseudo_operators = False
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("onnx_tf") is None:

@@ -80,7 +80,8 @@ def dynamic_inputs(model: Any) -> list[str]:
         if value.name in initializers:
             continue
         dims = value.type.tensor_type.shape.dim
-        if not value.type.tensor_type.HasField("shape") or any(not d.HasField("dim_value") or d.dim_value <= 0 for d in dims):
+        fixed = all(d.HasField("dim_value") and d.dim_value > 0 for d in dims)
+        if not value.type.tensor_type.HasField("shape") or not fixed:
             names.append(value.name)
     return names
 

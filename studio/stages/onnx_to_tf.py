@@ -31,12 +31,15 @@ from studio.stages.onnx_files import dynamic_inputs, fix_input_shapes, input_spe
 # lower case (its CLI lower-cases them; "Erf" is silently ignored). "gelu" is deliberately absent: it
 # only switches fused GELU to the tanh approximation (~1e-3 off) and TFLite has a builtin exact GELU.
 FLEX_TO_PSEUDO = {"FlexErf": "erf", "FlexAsin": "asin", "FlexAcos": "acos", "FlexAtan": "atan"}
-# Backends that move channels-first image inputs to channels-last on their own.
-MOVES_TO_CHANNELS_LAST = {"onnx2tf": True, "onnx-tf": False}
 
 
 def pseudo_ops_for(flex: set[str]) -> tuple[str, ...]:
     return tuple(sorted({FLEX_TO_PSEUDO[op] for op in flex if op in FLEX_TO_PSEUDO}))
+
+
+def pseudo_ops_for_tf_ops(tf_ops: tuple[str, ...]) -> tuple[str, ...]:
+    """Pseudo-operators that avoid TF ops (Asin, ...) the TFLite converter could not express."""
+    return pseudo_ops_for({f"Flex{name}" for name in tf_ops})
 
 
 class OnnxToTf:
@@ -63,7 +66,8 @@ class OnnxToTf:
         if dynamic:
             shapes = {i.onnx_name: i.source_shape for i in inputs}
             model = fix_input_shapes(model, shapes)
-            ctx.log("fixed dynamic input shapes: " + ", ".join(f"{n}={list(shapes[n])}" for n in dynamic if n in shapes))
+            fixed = ", ".join(f"{n}={list(shapes[n])}" for n in dynamic if n in shapes)
+            ctx.log(f"fixed dynamic input shapes: {fixed}")
         ctx.log("input layouts for TF: " + ", ".join(f"{i.name} {i.source_layout}->{i.tf_layout} {list(i.tf_shape)}"
                                                        for i in inputs))
         runs = ctx.work_dir / f".{backend.name}-runs"
@@ -78,35 +82,58 @@ class OnnxToTf:
                      variants: tuple[str, ...], want_savedmodel: bool, calib, runs: Path) -> list[Artifact]:
         made = tuple(v for v in VARIANTS if v in variants or v == "float32")  # float32 proves the layout
         ctx.progress(0.1, f"converting with {backend.name} (the slow part)")
-        first = self._convert(ctx, backend, model, runs / "run1", inputs, made, calib, ())
+        first = self._first_conversion(ctx, backend, model, runs, inputs, made, calib)
+        ctx.progress(0.65, "checking input layouts and Select-TF ops")
         self._check_layouts(first.tflite["float32"], inputs)
         tflite = {v: first.tflite[v] for v in variants}
-        notes: list[str] = []
         flex = {v: flex_ops(p) for v, p in tflite.items()}
-        found = set().union(*flex.values()) if flex else set()
-        if found and backend.name == "onnx2tf":
-            ctx.progress(0.7, f"TFLite uses {', '.join(sorted(found))}: retrying with pseudo-operators")
-            pseudo = pseudo_ops_for(found)
-            if not pseudo:
-                ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; onnx2tf has no replacement for them")
-            else:
-                ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; "
-                        f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
-                try:
-                    retry = self._convert(ctx, backend, model, runs / "run2", inputs, made, calib, pseudo)
-                    self._check_layouts(retry.tflite["float32"], inputs)
-                except StageError as exc:
-                    ctx.log(f"the retry failed ({exc.cause}); keeping the first conversion")
-                else:
-                    tflite = {v: retry.tflite[v] for v in variants}
-                    flex = {v: flex_ops(p) for v, p in tflite.items()}
-                    left = set().union(*flex.values())
-                    gone = sorted(found - left)
-                    if gone:
-                        notes.append(f"{', '.join(gone)} avoided with onnx2tf pseudo-operators {', '.join(pseudo)}")
-                    ctx.log(f"after the retry: {', '.join(sorted(left)) or 'no'} Select-TF ops left")
+        notes: list[str] = []
+        if any(flex.values()) and backend.pseudo_operators:
+            tflite, flex, notes = self._avoid_flex(ctx, backend, model, runs, inputs, made, calib, tflite, flex)
         ctx.progress(0.95, "collecting artifacts")
         return self._artifacts(ctx, first, tflite, flex, notes, inputs, want_savedmodel)
+
+    def _first_conversion(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path,
+                          inputs: list[TfInput], made: tuple[str, ...], calib) -> BackendResult:
+        """Convert; when TFLite cannot take a TF op onnx2tf can replace (tf.Asin...), retry with the replacement."""
+        try:
+            return self._convert(ctx, backend, model, runs / "run1", inputs, made, calib, ())
+        except StageError as exc:
+            tf_ops = getattr(exc, "tf_ops", ())
+            pseudo = pseudo_ops_for_tf_ops(tf_ops) if backend.pseudo_operators else ()
+            if not pseudo:
+                raise
+            ctx.log(f"TFLite cannot express {', '.join(tf_ops)}; "
+                    f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
+        result = self._convert(ctx, backend, model, runs / "run1-pseudo", inputs, made, calib, pseudo)
+        result.notes.append(f"onnx2tf pseudo-operators {', '.join(pseudo)} replace ops TFLite cannot run")
+        return result
+
+    def _avoid_flex(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path, inputs: list[TfInput],
+                    made: tuple[str, ...], calib, tflite: dict[str, Path], flex: dict[str, list[str]]
+                    ) -> tuple[dict[str, Path], dict[str, list[str]], list[str]]:
+        """Reconvert once with the pseudo-operators that replace the Flex ops found; keep what is better."""
+        found = set().union(*flex.values())
+        pseudo = pseudo_ops_for(found)
+        if not pseudo:
+            ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; onnx2tf has no replacement for them")
+            return tflite, flex, []
+        ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; "
+                f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
+        ctx.progress(0.7, f"reconverting without {', '.join(sorted(found))}")
+        try:
+            retry = self._convert(ctx, backend, model, runs / "run2", inputs, made, calib, pseudo)
+            self._check_layouts(retry.tflite["float32"], inputs)
+        except StageError as exc:
+            ctx.log(f"the retry failed ({exc.cause}); keeping the first conversion")
+            return tflite, flex, []
+        tflite = {v: retry.tflite[v] for v in tflite}
+        flex = {v: flex_ops(p) for v, p in tflite.items()}
+        left = set().union(*flex.values())
+        ctx.log(f"after the retry: {', '.join(sorted(left)) or 'no'} Select-TF ops left")
+        gone = sorted(found - left)
+        notes = [f"{', '.join(gone)} avoided with onnx2tf pseudo-operators {', '.join(pseudo)}"] if gone else []
+        return tflite, flex, notes
 
     def _convert(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, run_dir: Path, inputs: list[TfInput],
                  variants: tuple[str, ...], calib, pseudo: tuple[str, ...]) -> BackendResult:
@@ -120,8 +147,9 @@ class OnnxToTf:
         try:
             result = backend.convert(request)
         except BackendFailed as exc:
-            _log_tail(ctx, request.log_path, backend.name)
-            raise StageError(self.name, str(exc)) from None
+            error = StageError(self.name, str(exc))
+            error.tf_ops = exc.tf_ops   # lets the caller retry with replacements for them
+            raise error from None
         ctx.log(f"{backend.name} converted in {time.perf_counter() - t0:.1f} s"
                 + (f" (pseudo-operators: {', '.join(pseudo)})" if pseudo else ""))
         return result
@@ -175,8 +203,9 @@ class OnnxToTf:
     def _inputs(self, model: Any, ctx: StageContext, backend: OnnxToTfBackend) -> list[TfInput]:
         pairs = input_specs_by_onnx_name(model, ctx.signature.inputs)
         if len(pairs) != len(ctx.signature.inputs):
-            raise StageError(self.name, f"the ONNX model has {len(pairs)} inputs, the source {len(ctx.signature.inputs)}")
-        keep = ctx.options.keep_layout or not MOVES_TO_CHANNELS_LAST.get(backend.name, False)
+            raise StageError(self.name, f"the ONNX model has {len(pairs)} inputs, "
+                                        f"the source {len(ctx.signature.inputs)}")
+        keep = ctx.options.keep_layout or not backend.moves_to_channels_last
         inputs = []
         for onnx_name, spec in pairs.items():
             if any(d is None for d in spec.shape):
@@ -213,14 +242,3 @@ class OnnxToTf:
             if shape is not None and tuple(shape) != tuple(spec.tf_shape):
                 raise StageError(self.name, f"input {spec.name!r} came out as {list(shape)}, expected "
                                             f"{list(spec.tf_shape)} ({spec.tf_layout})")
-
-
-def _log_tail(ctx: StageContext, log_path: Path | None, who: str, lines: int = 12) -> None:
-    """The end of the converter's own output, for --debug readers (the cause is in the error already)."""
-    from studio.stages.capture import strip_ansi
-
-    if log_path is None or not log_path.is_file():
-        return
-    tail = [strip_ansi(line).rstrip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
-    for line in tail[-lines:]:
-        ctx.log(f"{who}: {line[:300]}")

@@ -15,6 +15,7 @@ from studio.errors import StageError, one_line
 from studio.formats import Format
 from studio.stages.base import StageContext
 from studio.stages.capture import captured_output, cause_from_log
+from studio.stages.layouts import source_layout
 from studio.stages.onnx_files import onnx_bytes, save_model, unknown_operators
 
 MAX_OPSET = 18  # the newest opset tf2onnx 1.17 emits reliably, and the one the torch stage uses
@@ -44,11 +45,13 @@ class TfToOnnx:
         t0 = time.perf_counter()
         try:
             with captured_output(log_path):
-                proto, route = self._convert(model, specs, opset, ctx)
+                proto, route, fallback = self._convert(model, specs, opset, ctx)
         except StageError:
             raise
         except Exception as exc:
             raise StageError(self.name, cause_from_log(log_path, one_line(exc))) from exc
+        if fallback:
+            ctx.log(f"tf2onnx.from_keras failed ({fallback}); traced the model as a tf.function instead")
         missing = unknown_operators(proto)
         if missing:
             raise StageError(self.name, f"tf2onnx could not translate {', '.join(missing)} into ONNX")
@@ -56,23 +59,25 @@ class TfToOnnx:
         save_model(proto, target)
         ctx.log(f"converted with tf2onnx ({route}), opset {opset}, in {time.perf_counter() - t0:.1f} s")
         ctx.progress(1.0, "ONNX written")
-        layouts = {spec.name: spec.layout for spec in ctx.signature.inputs}
+        layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
         return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=onnx_bytes(target),
                          input_layout=layouts, produced_by=self.name, notes=[f"tf2onnx {route}, opset {opset}"])]
 
-    def _convert(self, model: Any, specs: list, opset: int, ctx: StageContext) -> tuple[Any, str]:
+    def _convert(self, model: Any, specs: list, opset: int, ctx: StageContext) -> tuple[Any, str, str | None]:
+        """(ONNX proto, how it was made, why from_keras failed if it did)."""
         import tf2onnx
 
         if ctx.source.format is Format.SAVEDMODEL:
-            proto, _ = tf2onnx.convert.from_function(_serving_function(model, specs), input_signature=specs, opset=opset)
-            return proto, "serving_default signature"
+            serving = _serving_function(model, specs)
+            proto, _ = tf2onnx.convert.from_function(serving, input_signature=specs, opset=opset)
+            return proto, "serving_default signature", None
         try:
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=opset)
-            return proto, "from_keras"
+            return proto, "from_keras", None
         except Exception as exc:
-            ctx.log(f"tf2onnx.from_keras failed ({one_line(exc, 200)}); tracing the model as a tf.function instead")
+            fallback = one_line(exc, 200)
         proto, _ = tf2onnx.convert.from_function(_keras_function(model, specs), input_signature=specs, opset=opset)
-        return proto, "from_function"
+        return proto, "from_function", fallback
 
 
 def _serving_function(saved: Any, specs: list) -> Any:

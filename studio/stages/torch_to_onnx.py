@@ -19,6 +19,7 @@ from studio.formats import Format
 from studio.signature import Signature
 from studio.stages.base import StageContext
 from studio.stages.capture import captured_output, strip_ansi
+from studio.stages.layouts import source_layout
 from studio.stages.onnx_files import EXTERNAL_DATA_THRESHOLD, onnx_bytes
 
 # 18: the first opset the dynamo exporter emits natively (no version conversion), the TorchScript
@@ -86,7 +87,8 @@ class TorchToOnnx:
             with torch.no_grad():
                 keys = flat_output_keys(module(*args))
         except Exception as exc:
-            raise StageError(self.name, f"the model does not run on inputs of the given shapes: {one_line(exc)}") from exc
+            raise StageError(self.name, f"the model does not run on inputs of the given shapes: "
+                                        f"{one_line(exc)}") from exc
         names = output_names(ctx.signature, keys)
         target = ctx.work_dir / f"{ctx.source.stem}.onnx"
         export = dict(input_names=[s.name for s in ctx.signature.inputs], output_names=names, opset_version=opset,
@@ -112,7 +114,7 @@ class TorchToOnnx:
                                             f"torchscript: {_reason(exc2)}") from exc2
         ctx.log(f"exported with the {exporter} exporter, opset {opset}, in {time.perf_counter() - t0:.1f} s")
         ctx.progress(1.0, "ONNX written")
-        layouts = {spec.name: spec.layout for spec in ctx.signature.inputs}
+        layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
         return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=onnx_bytes(target),
                          input_layout=layouts, produced_by=self.name, notes=[f"exporter: {exporter}, opset {opset}"])]
 

@@ -1,0 +1,319 @@
+"""onnx->tf (onnx2tf) on the ONNX of real tiny models: layouts, numbers, variants, Flex ops, failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.signature import NCHW, NHWC, OTHER
+from .conftest import NETWORK_ATTEMPTS
+
+ATOL = 1e-4
+
+
+def to_layout(array: np.ndarray, source: str, target: str) -> np.ndarray:
+    if source == NCHW and target == NHWC:
+        return np.ascontiguousarray(array.transpose(0, 2, 3, 1))
+    return array
+
+
+def run_onnx(path: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})
+
+
+def run_tflite(path: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """LiteRT, inputs by name (onnx2tf keeps the ONNX input names; TFLite files converted from the
+    SavedModel call them serving_default_<name>:0), outputs in the model's order."""
+    import re
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    for detail in interpreter.get_input_details():
+        name = re.sub(r"^serving_default_|:\d+$", "", detail["name"])
+        interpreter.set_tensor(detail["index"], feeds[name])
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def tf_feeds(model, artifact, feeds):
+    return {s.name: to_layout(feeds[s.name], s.layout, artifact.input_layout[s.name]) for s in model.signature.inputs}
+
+
+@pytest.mark.parametrize("name", ["torch_cnn", "torch_block", "keras_cnn", "keras_two"])
+def test_float32_tflite_matches_the_onnx(name, sources, onnx_runs, tf_runs):
+    model, tflite = sources[name], tf_runs[name].one("tflite", "float32")
+    feeds = model.feeds(seed=3)
+    expected = run_onnx(onnx_runs[name].one("onnx").path, feeds)
+    got = run_tflite(tflite.path, tf_feeds(model, tflite, feeds))
+    for ref, out in zip(expected, got, strict=True):
+        assert out.shape == ref.shape
+        assert np.abs(out - ref).max() <= ATOL
+
+
+@pytest.mark.parametrize("name, layouts, shapes", [
+    ("torch_cnn", {"image": NHWC}, [(1, 32, 32, 3)]),           # NCHW image moved to NHWC
+    ("torch_block", {"tokens": OTHER}, [(1, 10, 32)]),          # not [1, 32, 10]
+    ("keras_cnn", {"image": NHWC}, [(1, 32, 32, 3)]),           # not [1, 32, 3, 32]
+    ("keras_two", {"image": NHWC, "tokens": OTHER}, [(1, 16, 16, 3), (1, 8, 4)]),
+])
+def test_input_layouts_come_out_right_and_are_recorded(name, layouts, shapes, tf_runs):
+    from ai_edge_litert.interpreter import Interpreter
+
+    for artifact in tf_runs[name].artifacts:
+        assert artifact.input_layout == layouts
+    interpreter = Interpreter(model_path=tf_runs[name].one("tflite").path)
+    assert [tuple(d["shape"]) for d in interpreter.get_input_details()] == shapes
+
+
+@pytest.mark.parametrize("name", ["torch_cnn", "keras_two"])
+def test_savedmodel_matches_the_onnx(name, sources, onnx_runs, tf_runs):
+    import tensorflow as tf
+
+    model, saved = sources[name], tf_runs[name].one("savedmodel")
+    feeds = model.feeds(seed=4)
+    expected = run_onnx(onnx_runs[name].one("onnx").path, feeds)
+    serving = tf.saved_model.load(saved.path).signatures["serving_default"]
+    kwargs = {k: tf.constant(v) for k, v in tf_feeds(model, saved, feeds).items()}
+    outputs = serving(**kwargs)
+    got = [outputs[k].numpy() for k in sorted(outputs)]
+    for ref, out in zip(expected, got, strict=True):
+        assert np.abs(out - ref).max() <= ATOL
+
+
+def test_only_the_requested_artifacts_are_left(tf_runs):
+    run = tf_runs["torch_cnn"]
+    kinds = sorted((a.kind, a.variant) for a in run.artifacts)
+    assert kinds == [("savedmodel", "float32"), ("tflite", "dynamic_int8"), ("tflite", "float16"),
+                     ("tflite", "float32"), ("tflite", "int8")]
+    work = Path(run.artifacts[0].path).parent
+    assert sorted(p.name for p in work.iterdir()) == sorted(Path(a.path).name for a in run.artifacts)
+    assert (work / "cnn_savedmodel" / "saved_model.pb").is_file()
+    assert all(a.bytes > 0 and a.produced_by == "onnx->tf" for a in run.artifacts)
+    assert [(a.kind, a.variant) for a in tf_runs["keras_cnn"].artifacts] == [("savedmodel", "float32"),
+                                                                             ("tflite", "float32")]
+
+
+def test_quantized_variants_run_and_stay_close(sources, onnx_runs, tf_runs):
+    model, run = sources["torch_cnn"], tf_runs["torch_cnn"]
+    feeds = model.feeds(seed=5)
+    (expected,) = run_onnx(onnx_runs["torch_cnn"].one("onnx").path, feeds)
+    for variant, atol in (("float16", 1e-2), ("dynamic_int8", 0.1), ("int8", 0.2)):
+        artifact = run.one("tflite", variant)
+        (got,) = run_tflite(artifact.path, tf_feeds(model, artifact, feeds))
+        assert got.dtype == np.float32        # int8 inside, float I/O: a drop-in for the float model
+        cosine = float(np.dot(got.ravel(), expected.ravel()) / (np.linalg.norm(got) * np.linalg.norm(expected)))
+        assert np.abs(got - expected).max() <= atol and cosine > 0.99, (variant, np.abs(got - expected).max(), cosine)
+    assert any("int8 calibration: generated data" in line for line in run.logs)
+
+
+def test_exact_gelu_needs_no_flex_ops_after_the_retry(tf_runs):
+    run = tf_runs["torch_block"]
+    assert all(a.flex_ops == [] for a in run.artifacts)
+    assert any("FlexErf" in line and "replace_to_pseudo_operators=['erf']" in line for line in run.logs)
+    assert any("FlexErf avoided" in note for note in run.one("tflite").notes)
+
+
+def test_no_network_access_was_attempted(tf_runs):
+    assert NETWORK_ATTEMPTS == []
+
+
+def test_progress_goes_forward(tf_runs):
+    for run in tf_runs.values():
+        fractions = [f for f, _ in run.progress]
+        assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] <= 1.0
+
+
+# ---------------------------------------------------------------- options and failures
+
+def dynamic_image_onnx(path: Path) -> Path:
+    """Conv + ReLU + global pooling on an NCHW input whose batch, height and width are all dynamic."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b")
+    nodes = [helper.make_node("Conv", ["pixels", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["features"])]
+    pixels = helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 4])
+    graph = helper.make_graph(nodes, "dynamic", [pixels], [features], initializer=[w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path
+
+
+def unsupported_op_onnx(path: Path) -> Path:
+    """BlackmanWindow: valid ONNX that onnxruntime runs and onnx2tf 1.28.8 does not implement."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    size = numpy_helper.from_array(np.array(8, dtype=np.int64), "size")
+    graph = helper.make_graph([helper.make_node("BlackmanWindow", ["size"], ["window"]),
+                               helper.make_node("Mul", ["x", "window"], ["y"])], "window",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], initializer=[size])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path
+
+
+def test_dynamic_onnx_dims_are_fixed_from_the_signature(work_root):
+    from .conftest import Model, run_stage
+    from studio.formats import Format, Source
+    from studio.signature import Signature, TensorSpec
+
+    path = dynamic_image_onnx(work_root / "dynamic.onnx")
+    model = Model(Source(path, Format.ONNX), Signature((TensorSpec("pixels", "float32", (1, 3, 24, 24), NCHW),)), None)
+    run = run_stage("onnx->tf", model, work_root / "dynamic-tf", targets=("tflite",), variants=("float32",))
+    (artifact,) = run.artifacts
+    assert artifact.input_layout == {"pixels": NHWC}
+    assert any("fixed dynamic input shapes: pixels=[1, 3, 24, 24]" in line for line in run.logs)
+    feeds = model.feeds()
+    (expected,) = run_onnx(str(path), feeds)
+    (got,) = run_tflite(artifact.path, tf_feeds(model, artifact, feeds))
+    assert got.shape == expected.shape == (1, 4) and np.abs(got - expected).max() <= ATOL
+
+
+def test_keep_layout_keeps_nchw_and_int8_uses_the_users_calibration(sources, onnx_runs, work_root):
+    """--keep-layout: the image stays NCHW; --calibration .npy in the source's layout feeds full int8."""
+    from .conftest import run_stage
+
+    model = sources["torch_cnn"]
+    samples = np.random.default_rng(7).random((8, 3, 32, 32), dtype=np.float32)
+    np.save(work_root / "calib.npy", samples)
+    run = run_stage("onnx->tf", model, work_root / "keep-tf", input_path=Path(onnx_runs["torch_cnn"].one("onnx").path),
+                    targets=("tflite",), variants=("float32", "int8"), keep_layout=True,
+                    calibration=str(work_root / "calib.npy"))
+    assert [a.variant for a in run.artifacts] == ["float32", "int8"]
+    assert all(a.input_layout == {"image": NCHW} for a in run.artifacts)
+    assert any("int8 calibration: image [8, 3, 32, 32]" in line for line in run.logs)
+    feeds = model.feeds(seed=6)
+    (expected,) = run_onnx(onnx_runs["torch_cnn"].one("onnx").path, feeds)
+    (got,) = run_tflite(run.one("tflite").path, feeds)
+    assert np.abs(got - expected).max() <= ATOL
+    (quantized,) = run_tflite(run.one("tflite", "int8").path, feeds)
+    assert np.abs(quantized - expected).max() <= 0.2
+
+
+def test_an_unsupported_operator_is_a_one_line_stage_error_naming_it(work_root):
+    from .conftest import Model, run_stage
+    from studio.errors import StageError
+    from studio.formats import Format, Source
+    from studio.signature import Signature, TensorSpec
+
+    path = unsupported_op_onnx(work_root / "window.onnx")
+    model = Model(Source(path, Format.ONNX), Signature((TensorSpec("x", "float32", (1, 8)),)), None)
+    with pytest.raises(StageError) as err:
+        run_stage("onnx->tf", model, work_root / "window-tf")
+    assert err.value.stage == "onnx->tf" and err.value.exit_code == 3
+    assert "BlackmanWindow" in err.value.cause and "\n" not in str(err.value)
+    assert list((work_root / "window-tf").iterdir()) == []   # nothing half-written is left
+
+
+def test_choosing_the_onnx_tf_backend_is_a_stage_error_with_its_reason(sources, onnx_runs, work_root):
+    from .conftest import run_stage
+    from studio.errors import StageError
+
+    with pytest.raises(StageError) as err:
+        run_stage("onnx->tf", sources["keras_cnn"], work_root / "onnx-tf", backend="onnx-tf",
+                  input_path=Path(onnx_runs["keras_cnn"].one("onnx").path))
+    assert "onnx-tf is unavailable" in str(err.value) and "onnx.mapping" in str(err.value)
+
+
+def test_int8_refuses_integer_inputs_before_converting(work_root):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from .conftest import Model, run_stage
+    from studio.errors import StageError
+    from studio.formats import Format, Source
+    from studio.signature import Signature, TensorSpec
+
+    graph = helper.make_graph([helper.make_node("Cast", ["ids"], ["y"], to=TensorProto.FLOAT)], "ids",
+                              [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(work_root / "ids.onnx"))
+    model = Model(Source(work_root / "ids.onnx", Format.ONNX), Signature((TensorSpec("ids", "int64", (1, 8)),)), None)
+    with pytest.raises(StageError, match="int8 quantization needs float inputs; 'ids' is int64"):
+        run_stage("onnx->tf", model, work_root / "ids-tf", variants=("int8",))
+
+
+def unary_onnx(path: Path, op: str) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node(op, ["x"], ["y"])], op.lower(),
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path
+
+
+def unary_model(work_root: Path, op: str):
+    from studio.formats import Format, Source
+    from studio.signature import Signature, TensorSpec
+
+    from .conftest import Model
+
+    path = unary_onnx(work_root / f"{op}.onnx", op)
+    return Model(Source(path, Format.ONNX), Signature((TensorSpec("x", "float32", (1, 8)),)), None)
+
+
+def test_flex_ops_that_no_replacement_avoids_are_named_on_the_artifact(work_root):
+    """Cosh becomes FlexCosh and onnx2tf has no pseudo-operator for it: the artifact says so."""
+    from .conftest import run_stage
+
+    run = run_stage("onnx->tf", unary_model(work_root, "Cosh"), work_root / "cosh-tf", targets=("tflite",))
+    assert [(a.variant, a.flex_ops) for a in run.artifacts] == [("float32", ["FlexCosh"]), ("float16", ["FlexCosh"])]
+    assert all(a.to_dict()["needs_flex_delegate"] for a in run.artifacts)
+    assert any("needs the Flex delegate" in note and "FlexCosh" in note for note in run.artifacts[0].notes)
+    assert any("onnx2tf has no replacement" in line for line in run.logs)
+
+
+def test_a_tf_op_tflite_cannot_express_is_replaced_by_a_pseudo_operator(work_root):
+    """Asin: TFLite has neither a builtin nor a Flex kernel, so the first conversion fails; 'asin' fixes it."""
+    from .conftest import run_stage
+
+    model = unary_model(work_root, "Asin")
+    run = run_stage("onnx->tf", model, work_root / "asin-tf", targets=("tflite",), variants=("float32",))
+    (artifact,) = run.artifacts
+    assert artifact.flex_ops == [] and any("replace_to_pseudo_operators=['asin']" in line for line in run.logs)
+    feeds = model.feeds()
+    (expected,) = run_onnx(str(model.source.path), feeds)
+    (got,) = run_tflite(artifact.path, feeds)
+    assert np.abs(got - expected).max() <= 1e-3
+
+
+def test_a_tf_op_without_any_replacement_is_a_stage_error_naming_it(work_root):
+    from studio.errors import StageError
+
+    from .conftest import run_stage
+
+    with pytest.raises(StageError, match="cannot express TF op Atanh") as err:
+        run_stage("onnx->tf", unary_model(work_root, "Atanh"), work_root / "atanh-tf", targets=("tflite",))
+    assert "\n" not in str(err.value)
+
+
+def test_onnx2tf_calling_sys_exit_becomes_a_stage_error_with_its_message(work_root):
+    """onnx2tf exits the process for a GroupNorm node (it insists on CUDA): we keep the process and the message."""
+    from studio.errors import StageError
+
+    from .conftest import run_stage
+
+    model = unary_model(work_root, "GroupNorm")   # onnx2tf's CUDA-only custom op, not standard ONNX
+    with pytest.raises(StageError, match="CUDA must be available") as err:
+        run_stage("onnx->tf", model, work_root / "groupnorm-tf")
+    assert "\n" not in str(err.value)

@@ -1,0 +1,100 @@
+"""torch->onnx and tf->onnx on real tiny models: the ONNX runs in onnxruntime and matches the source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.errors import StageError
+from studio.signature import OTHER, Signature, TensorSpec
+from .conftest import Model, run_stage
+
+ATOL = 1e-4
+
+
+def run_onnx(path: str, feeds: dict[str, np.ndarray]) -> tuple[list[str], list[str], list[np.ndarray]]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    return names, outputs, session.run(None, {n: feeds[n] for n in names})
+
+
+@pytest.mark.parametrize("name", ["torch_cnn", "torch_block", "keras_cnn", "keras_two", "keras_two_savedmodel"])
+def test_onnx_matches_the_source(name, sources, onnx_runs):
+    model, run = sources[name], onnx_runs[name]
+    (artifact,) = run.artifacts
+    assert artifact.kind == "onnx" and artifact.variant == "float32" and artifact.path.endswith(".onnx")
+    assert artifact.bytes > 0
+    assert artifact.input_layout == {s.name: s.layout for s in model.signature.inputs}
+    feeds = model.feeds()
+    input_names, output_names, outputs = run_onnx(artifact.path, feeds)
+    assert input_names == [s.name for s in model.signature.inputs]      # the source's names survive
+    by_name = dict(zip(output_names, outputs))
+    reference = model.reference(feeds)
+    if model.signature.outputs:
+        assert sorted(output_names) == sorted(s.name for s in model.signature.outputs)
+        outputs = [by_name[s.name] for s in model.signature.outputs]
+    for ref, got in zip(reference, outputs, strict=True):
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).max() <= ATOL
+
+
+def test_torchscript_falls_back_to_the_torchscript_exporter_and_says_why(onnx_runs):
+    run = onnx_runs["torch_cnn"]
+    fallback = [line for line in run.logs if "dynamo exporter failed" in line]
+    assert len(fallback) == 1 and "falling back to the TorchScript exporter" in fallback[0]
+    assert "\n" not in fallback[0]
+    assert any("torchscript exporter, opset 18" in line for line in run.logs)
+
+
+def test_exported_program_goes_through_dynamo(onnx_runs):
+    assert any("dynamo exporter, opset 18" in line for line in onnx_runs["torch_block"].logs)
+    assert not any("failed" in line for line in onnx_runs["torch_block"].logs)
+
+
+def test_onnx_is_one_self_contained_file_at_opset_18(onnx_runs):
+    import onnx
+
+    for run in onnx_runs.values():
+        path = run.one("onnx").path
+        model = onnx.load(path, load_external_data=False)
+        assert {o.domain or "ai.onnx": o.version for o in model.opset_import}["ai.onnx"] == 18
+        assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+        folder = Path(path).parent
+        assert [p.name for p in folder.iterdir() if p.suffix != ".log"] == [Path(path).name]
+
+
+def test_progress_is_reported_and_ends_at_one(onnx_runs):
+    for run in onnx_runs.values():
+        fractions = [f for f, _ in run.progress]
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_a_model_that_cannot_run_on_the_given_shape_is_a_stage_error(sources, work_root):
+    model = sources["torch_block"]
+    wrong = Model(model.source, Signature((TensorSpec("tokens", "float32", (1, 10, 7), OTHER),)), model.reference)
+    with pytest.raises(StageError) as err:
+        run_stage("torch->onnx", wrong, work_root / "wrong-shape")
+    assert err.value.stage == "torch->onnx" and "\n" not in str(err.value)
+
+
+def test_when_from_keras_fails_the_model_is_traced_as_a_function(sources, work_root, monkeypatch):
+    """tf2onnx.from_keras chokes on some Keras 3 models; the stage traces model.__call__ instead."""
+    import tf2onnx
+
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported Keras layer")
+
+    monkeypatch.setattr(tf2onnx.convert, "from_keras", broken)
+    model = sources["keras_two"]
+    run = run_stage("tf->onnx", model, work_root / "from-function")
+    assert any("from_keras failed (TypeError: unsupported Keras layer)" in line for line in run.logs)
+    feeds = model.feeds()
+    _, output_names, outputs = run_onnx(run.one("onnx").path, feeds)
+    by_name = dict(zip(output_names, outputs))
+    for spec, ref in zip(model.signature.outputs, model.reference(feeds)):
+        assert np.abs(by_name[spec.name] - ref).max() <= ATOL
