@@ -92,7 +92,6 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     final_dir = staging / "out"
     final_dir.mkdir(parents=True, exist_ok=True)
     stages = plan(source.format, tuple(req.targets))
-    wanted_tf = [t for t in req.targets if t != "onnx"]
     job = Job(emit, total_steps=2 + len(stages) + (1 if req.targets else 0))
     job.emit(JOB_STARTED, kind="convert", source=source.to_dict(), plan=[s.name for s in stages],
              request={k: v for k, v in vars(req).items() if k != "staging_dir"})
@@ -116,13 +115,11 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
                                options=options, log=job.log, progress=job.progress, previous=list(artifacts))
             made = stage.run(ctx)
         for artifact in made:
+            wanted = artifact.kind in req.targets
+            if wanted:
+                artifacts.append(_stage_into(artifact, final_dir))
             if artifact.kind == "onnx":
-                input_path = Path(artifact.path)
-            if artifact.kind == "onnx" and "onnx" not in req.targets:
-                continue
-            if artifact.kind != "onnx" and artifact.kind not in wanted_tf:
-                continue
-            artifacts.append(_stage_into(artifact, final_dir))
+                input_path = Path(artifact.path)   # the next stage reads it where it is now
     for artifact in artifacts:
         job.emit(ARTIFACT, **_final_view(artifact, final_dir, out))
 
@@ -142,19 +139,29 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
 
 
 def _resolved_signature(source: Source, seen: Signature, raw_shapes: dict[str, list[int]]) -> Signature:
+    """Shapes filled in; layouts guessed again where the shape was unknown when the model was read."""
+    from dataclasses import replace
+
+    from studio.stages.layouts import source_layout
+
     inputs = resolve_shapes(seen.inputs, given_shapes(raw_shapes))
-    return Signature(inputs, seen.outputs)
+    framework = "pytorch" if source.framework == "onnx" else source.framework
+    return Signature(tuple(replace(t, layout=source_layout(t, framework)) for t in inputs), seen.outputs)
 
 
 def _stage_into(artifact: Artifact, final_dir: Path) -> Artifact:
     """Move a finished artifact out of its stage's work folder into the job's output (still staged)."""
     src = Path(artifact.path)
     dst = final_dir / src.name
-    if dst.exists():
-        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
-    shutil.move(str(src), dst)
+    # An ONNX file over 2 GB keeps its weights beside it (model.onnx.data): they travel together.
+    companions = [p for p in (src.with_name(src.name + ".data"), src.with_suffix(".data")) if p.is_file()]
+    for path in [src, *companions]:
+        target = final_dir / path.name
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        shutil.move(str(path), target)
     artifact.path = str(dst)
-    artifact.bytes = path_bytes(dst)
+    artifact.bytes = path_bytes(dst) + sum(path_bytes(final_dir / p.name) for p in companions)
     return artifact
 
 

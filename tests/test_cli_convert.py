@@ -124,11 +124,23 @@ def test_plain_onnx_with_quantized_variants(models, tmp_path):
     assert "int8" in tensor_dtypes("tflite:int8") and "int8" not in tensor_dtypes("tflite:float32")
 
 
-def test_torchscript_with_input_shape_and_onnx_only(models, tmp_path):
+def test_torchscript_with_input_shape(models, tmp_path):
     out = tmp_path / "ts"
-    report, _ = convert(models["torchscript"], out, "--to", "onnx", "--input-shape", "1,3,32,32")
+    report, _ = convert(models["torchscript"], out, "--to", "onnx,tflite", "--quantize", "float32",
+                        "--input-shape", "1,3,32,32")
+    comps = by_kind(report)
+    assert set(comps) == {"onnx:float32", "tflite:float32"}
+    assert comps["onnx:float32"]["outputs"][0]["max_abs"] <= 1e-5
+    # the shape came from the user, yet the image input is still recognised and moved to NHWC
+    assert comps["tflite:float32"]["passed"] and comps["tflite:float32"]["outputs"][0]["max_abs"] <= 1e-4
+    assert list(comps["tflite:float32"]["artifact"]["input_layout"].values()) == ["NHWC"]
+
+
+def test_onnx_only_target_writes_only_onnx(models, tmp_path):
+    out = tmp_path / "only"
+    report, _ = convert(models["cnn_pt2"], out, "--to", "onnx")
     assert [a["kind"] for a in report["artifacts"]] == ["onnx"]
-    assert report["comparisons"][0]["outputs"][0]["max_abs"] <= 1e-5
+    assert sorted(p.name for p in out.iterdir()) == ["cnn.onnx", "report.json"]
 
 
 def test_factory_with_weights_and_pickle_with_consent(models, tmp_path):

@@ -91,7 +91,9 @@ class OnnxToTf:
         if any(flex.values()) and backend.pseudo_operators:
             tflite, flex, notes = self._avoid_flex(ctx, backend, model, runs, inputs, made, calib, tflite, flex)
         ctx.progress(0.95, "collecting artifacts")
-        return self._artifacts(ctx, first, tflite, flex, notes, inputs, want_savedmodel)
+        artifacts = self._artifacts(ctx, first, tflite, flex, notes, inputs, want_savedmodel)
+        ctx.progress(1.0, f"{len(artifacts)} artifacts written")
+        return artifacts
 
     def _first_conversion(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path,
                           inputs: list[TfInput], made: tuple[str, ...], calib) -> BackendResult:
