@@ -1,0 +1,534 @@
+"""The Convert panel: what to make (targets, variants, opset, backend, output folder), the input shapes, and Convert.
+
+It builds the same ConvertRequest the CLI builds, and can put the equivalent `studio convert ...` line on the
+clipboard, so whatever a user does here can be scripted later.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QStandardItemModel
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QScrollArea,
+                               QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from studio.errors import StudioError
+from studio.formats import Format, Source
+from studio.jobs.protocol import ConvertRequest
+
+TARGETS = (("onnx", "ONNX"), ("savedmodel", "SavedModel"), ("tflite", "TFLite"))
+VARIANTS = (("float32", "float32"), ("float16", "float16"), ("dynamic_int8", "dynamic-range int8"),
+            ("int8", "int8 (calibrated)"))
+OPSET_DEFAULT = 6            # the spin box's minimum stands for "the exporter's choice"
+OPSET_MAX = 23
+DEFAULT_BACKEND = "onnx2tf"
+# Translucent tints read on light and dark palettes alike; the text keeps the palette's own colour.
+NEEDS_INPUT = QColor(230, 140, 0, 90)
+WAS_DYNAMIC = QColor(70, 130, 230, 60)
+
+
+def backend_status() -> dict[str, tuple[bool, str]]:
+    """The engine's ONNX->TF backends and why one is unavailable; never imports TensorFlow."""
+    try:
+        from studio.stages.registry import backend_status as engine_status
+
+        return dict(engine_status())
+    except Exception as exc:  # the engine's registry is missing or broken: offer only the default
+        return {DEFAULT_BACKEND: (True, ""), "onnx-tf": (False, f"backend registry unavailable ({exc})")}
+
+
+def parse_dims(text: str) -> list[int | None]:
+    """ "1, 3, ?, 224" or "1x3x224x224" -> [1, 3, None, 224]; raises ValueError naming the bad part."""
+    dims: list[int | None] = []
+    for token in (t for t in re.split(r"[,\s×x]+", text.strip()) if t):
+        if token == "?":
+            dims.append(None)
+            continue
+        if not token.isdigit() or int(token) <= 0:
+            raise ValueError(f"{token!r} is not a positive whole number or ?")
+        dims.append(int(token))
+    return dims
+
+
+def dims_text(dims) -> str:
+    return ", ".join("?" if d is None else str(d) for d in dims)
+
+
+class ShapeEditor(QTableWidget):
+    """One row per model input: name, dtype, and an editable shape where dynamic dims show as "?"."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(0, 3, parent)
+        self.setObjectName("shapeEditor")
+        self.setHorizontalHeaderLabels(["Input", "dtype", "Shape"])
+        self.verticalHeader().hide()
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers)
+        self.setTabKeyNavigation(False)   # Tab leaves the table, arrows move inside: keyboard users can get out
+        self.setAccessibleName("Input shapes: type the dims marked ?")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._model_shapes: list[tuple[str, list | None]] = []   # (name, model dims or None when unknown)
+        self._filling = False
+        self.itemChanged.connect(self._on_item_changed)
+        self.set_inputs(None)
+
+    def set_inputs(self, inputs: list[dict] | None, placeholder: str = "Open a model to see its inputs") -> None:
+        """Fill from an inspect result's "inputs"; a dynamic leading batch dim starts at 1, other dynamic dims at ?."""
+        self._filling = True
+        self.clearContents()
+        self._model_shapes = []
+        if not inputs:
+            self.setRowCount(1)
+            item = QTableWidgetItem(placeholder)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.setItem(0, 0, item)
+            self.setSpan(0, 0, 1, 3)
+        else:
+            self.clearSpans()
+            self.setRowCount(len(inputs))
+            for row, spec in enumerate(inputs):
+                dims = spec.get("shape")
+                dims = list(dims) if dims else None
+                self._model_shapes.append((spec["name"], dims))
+                for col, text in ((0, spec["name"]), (1, spec.get("dtype", ""))):
+                    item = QTableWidgetItem(text)
+                    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                    self.setItem(row, col, item)
+                start = [1 if (i == 0 and d is None) else d for i, d in enumerate(dims)] if dims else []
+                shape = QTableWidgetItem(dims_text(start) if dims else "")
+                shape.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable)
+                self.setItem(row, 2, shape)
+        self._filling = False
+        self._restyle()
+        self.setFixedHeight(self._ideal_height())
+        self.changed.emit()
+
+    def _ideal_height(self) -> int:
+        rows = max(1, self.rowCount())
+        row_h = self.verticalHeader().defaultSectionSize()
+        return self.horizontalHeader().sizeHint().height() + row_h * min(rows, 6) + 2 * self.frameWidth() + 2
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() != 2:
+            return
+        self._restyle()
+        self.changed.emit()
+
+    def _row_problem(self, row: int) -> str | None:
+        name, model = self._model_shapes[row]
+        text = self.item(row, 2).text()
+        try:
+            dims = parse_dims(text)
+        except ValueError as exc:
+            return f"{name}: {exc}"
+        if model is None:
+            if not dims:
+                return f"{name}: give its shape (the model does not store it)"
+        elif len(dims) != len(model):
+            return f"{name}: needs {len(model)} dims ({dims_text(model)})"
+        else:
+            for i, (have, want) in enumerate(zip(model, dims)):
+                if have is not None and want is not None and have != want:
+                    return f"{name}: dim {i} is fixed to {have} by the model"
+        if any(d is None for d in dims):
+            return f"{name}: fill the dims marked ?"
+        return None
+
+    def _restyle(self) -> None:
+        self._filling = True
+        for row, (name, model) in enumerate(self._model_shapes):
+            item = self.item(row, 2)
+            dynamic = model is None or any(d is None for d in model)
+            problem = self._row_problem(row)
+            brush = QBrush(NEEDS_INPUT) if problem else QBrush(WAS_DYNAMIC) if dynamic else QBrush()
+            item.setBackground(brush)
+            font = QFont(self.font())
+            font.setBold(dynamic)
+            item.setFont(font)
+            if model is None:
+                tip = "This format stores no shape for this input: type it, e.g. 1, 3, 224, 224."
+            elif dynamic:
+                tip = (f"The model leaves some dims dynamic: [{dims_text(model)}]. Fill every ? "
+                       f"(a dynamic batch dim starts at 1).")
+            else:
+                tip = "Fixed by the model."
+            item.setToolTip(f"{problem}\n\n{tip}" if problem else tip)
+        self._filling = False
+
+    def problems(self) -> list[str]:
+        return [p for p in (self._row_problem(r) for r in range(len(self._model_shapes))) if p]
+
+    def shapes(self) -> dict[str, list[int]]:
+        """The filled shapes of the inputs the model leaves dynamic (the fixed ones need no --input-shape)."""
+        out: dict[str, list[int]] = {}
+        for row, (name, model) in enumerate(self._model_shapes):
+            if model is not None and all(d is not None for d in model):
+                continue
+            try:
+                dims = parse_dims(self.item(row, 2).text())
+            except ValueError:
+                continue
+            if dims and all(d is not None for d in dims):
+                out[name] = [int(d) for d in dims]
+        return out
+
+    def has_inputs(self) -> bool:
+        return bool(self._model_shapes)
+
+
+class PathField(QWidget):
+    """A line edit with browse buttons: for the output folder and the calibration data."""
+
+    changed = Signal(str)
+
+    def __init__(self, placeholder: str, buttons: list[tuple[str, object]], parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText(placeholder)
+        self.edit.setClearButtonEnabled(True)
+        self.edit.textChanged.connect(self.changed)
+        layout.addWidget(self.edit, 1)
+        self.buttons = []
+        for text, slot in buttons:
+            button = QToolButton()
+            button.setText(text)
+            button.clicked.connect(slot)
+            layout.addWidget(button)
+            self.buttons.append(button)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt naming)
+        self.edit.setText(text)
+
+
+class ConvertPanel(QScrollArea):
+    """The dock's content. Emits convert_requested / copy_requested; the window owns sources and jobs."""
+
+    convert_requested = Signal()
+    copy_requested = Signal()
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("convertPanel")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMinimumWidth(320)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.setWidget(body)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 8, 8, 8)
+        self._source: Source | None = None
+        self._state = "none"            # none | reading | ready | error
+        self._signature_note = ""
+
+        self.source_label = QLabel("No model open")
+        self.source_label.setWordWrap(True)
+        self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.source_label)
+
+        targets_box = QGroupBox("&Targets")
+        row = QHBoxLayout(targets_box)
+        self.target_boxes: dict[str, QCheckBox] = {}
+        for key, label in TARGETS:
+            box = QCheckBox(label)
+            box.toggled.connect(self._on_changed)
+            row.addWidget(box)
+            self.target_boxes[key] = box
+        row.addStretch(1)
+        layout.addWidget(targets_box)
+
+        self.variants_box = QGroupBox("TFLite &variants")
+        grid = QVBoxLayout(self.variants_box)
+        self.variant_boxes: dict[str, QCheckBox] = {}
+        for key, label in VARIANTS:
+            box = QCheckBox(label)
+            box.toggled.connect(self._on_changed)
+            grid.addWidget(box)
+            self.variant_boxes[key] = box
+        self.calibration = PathField("calibration .npy/.npz or image folder (optional)",
+                                     [("File…", self._pick_calibration_file), ("Folder…", self._pick_calibration_dir)])
+        self.calibration.changed.connect(self._on_changed)
+        grid.addWidget(self.calibration)
+        layout.addWidget(self.variants_box)
+
+        options = QGroupBox("&Options")
+        form = QFormLayout(options)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.opset = QSpinBox()
+        self.opset.setRange(OPSET_DEFAULT, OPSET_MAX)
+        self.opset.setSpecialValueText("exporter default")
+        self.opset.setToolTip("ONNX opset of the exported model; the lowest value means the exporter's choice")
+        self.opset.valueChanged.connect(self._on_changed)
+        form.addRow("O&pset:", self.opset)
+        self.backend = QComboBox()
+        self.backend.setToolTip("How ONNX becomes a TensorFlow SavedModel / TFLite")
+        self.backend.currentIndexChanged.connect(self._on_changed)
+        form.addRow("&Backend:", self.backend)
+        self.keep_layout = QCheckBox("Keep NCHW image inputs")
+        self.keep_layout.setToolTip("By default image inputs become NHWC, as TFLite expects")
+        self.keep_layout.toggled.connect(self._on_changed)
+        form.addRow("", self.keep_layout)
+        layout.addWidget(options)
+
+        output_box = QGroupBox("Output &folder")
+        output_layout = QVBoxLayout(output_box)
+        self.output = PathField("where converted models go", [("Browse…", self._pick_output)])
+        self.output.changed.connect(self._on_changed)
+        output_layout.addWidget(self.output)
+        self.output_hint = QLabel("")
+        self.output_hint.setWordWrap(True)
+        self.output_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        output_layout.addWidget(self.output_hint)
+        layout.addWidget(output_box)
+
+        shapes_box = QGroupBox("&Input shapes")
+        shapes_layout = QVBoxLayout(shapes_box)
+        self.shapes = ShapeEditor()
+        self.shapes.changed.connect(self._on_changed)
+        shapes_layout.addWidget(self.shapes)
+        self.shape_hint = QLabel("")
+        self.shape_hint.setWordWrap(True)
+        shapes_layout.addWidget(self.shape_hint)
+        layout.addWidget(shapes_box)
+
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("convertStatus")
+        layout.addWidget(self.status)
+        buttons = QHBoxLayout()
+        self.copy_button = QPushButton("&Copy command")
+        self.copy_button.setToolTip("Copy the equivalent `studio convert ...` command line (Ctrl+Shift+C)")
+        self.copy_button.clicked.connect(self.copy_requested)
+        self.convert_button = QPushButton("Con&vert")
+        self.convert_button.setDefault(True)
+        self.convert_button.setToolTip("Convert the selected model (Ctrl+Return)")
+        self.convert_button.clicked.connect(self.convert_requested)
+        buttons.addWidget(self.copy_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.convert_button)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self._fill_backends()
+        self._refresh()
+
+    # ------------------------------------------------------------ settings
+    def load(self, targets: list[str], variants: list[str], output_folder: str) -> None:
+        for key, box in self.target_boxes.items():
+            box.setChecked(key in targets)
+        for key, box in self.variant_boxes.items():
+            box.setChecked(key in variants)
+        self.output.setText(output_folder)
+
+    def targets(self) -> list[str]:
+        return [key for key, box in self.target_boxes.items() if box.isChecked()]
+
+    def variants(self) -> list[str]:
+        return [key for key, box in self.variant_boxes.items() if box.isChecked()]
+
+    def output_folder(self) -> str:
+        return self.output.text()
+
+    def set_targets(self, targets: list[str], variants: list[str] | None = None) -> None:
+        for key, box in self.target_boxes.items():
+            box.setChecked(key in targets)
+        if variants is not None:
+            for key, box in self.variant_boxes.items():
+                box.setChecked(key in variants)
+
+    def _fill_backends(self) -> None:
+        self.backend.clear()
+        status = backend_status()
+        model = self.backend.model()
+        for name, (ok, reason) in status.items():
+            self.backend.addItem(name if ok else f"{name} (unavailable)", name)
+            index = self.backend.count() - 1
+            self.backend.setItemData(index, reason or f"use {name}", Qt.ItemDataRole.ToolTipRole)
+            if not ok and isinstance(model, QStandardItemModel):
+                model.item(index).setEnabled(False)
+        default = self.backend.findData(DEFAULT_BACKEND)
+        self.backend.setCurrentIndex(max(0, default))
+
+    def backend_name(self) -> str:
+        return self.backend.currentData() or DEFAULT_BACKEND
+
+    # ------------------------------------------------------------ the model
+    def set_source(self, source: Source | None, inputs: list[dict] | None = None, state: str = "ready",
+                   note: str = "") -> None:
+        """state: "reading" while the inspect job runs, "ready" with its inputs, "error" when it failed."""
+        self._source, self._state, self._signature_note = source, state, note
+        if source is None:
+            self.source_label.setText("No model open")
+            self.shapes.set_inputs(None)
+        else:
+            self.source_label.setText(f"<b>{source.path.name}</b> · {source.format.value}")
+            self.source_label.setToolTip(source.spec)
+            placeholder = {"reading": "Reading the model's inputs…",
+                           "error": "The model's inputs could not be read"}.get(state, "The model has no inputs")
+            self.shapes.set_inputs(inputs if state == "ready" else None, placeholder)
+        self._refresh()
+
+    def source(self) -> Source | None:
+        return self._source
+
+    # ------------------------------------------------------------ readiness
+    def problems(self) -> list[str]:
+        """Why Convert is disabled, in the order a user would fix them."""
+        found = []
+        if self._source is None:
+            return ["Open a model first (Ctrl+O, or drop it on the window)."]
+        if self._state == "reading":
+            found.append("Reading the model's inputs…")
+        if not self.targets():
+            found.append("Choose at least one target.")
+        if "tflite" in self.targets() and not self.variants():
+            found.append("Choose at least one TFLite variant.")
+        if not self.output_folder():
+            found.append("Choose an output folder.")
+        route = self._route_problem()
+        if route:
+            found.append(route)
+        found += self.shapes.problems()
+        return found
+
+    def _route_problem(self) -> str | None:
+        """Ask the engine's planner (no framework import) whether these targets can be made from this format."""
+        if self._source is None or not self.targets():
+            return None
+        try:
+            from studio.stages.registry import plan
+        except Exception:
+            return None
+        try:
+            plan(self._source.format, tuple(self.targets()))
+        except StudioError as exc:
+            return f"Cannot convert: {exc}"
+        except Exception:
+            return None
+        return None
+
+    def is_ready(self) -> bool:
+        return not self.problems()
+
+    def _on_changed(self, *_) -> None:
+        self._refresh()
+        self.changed.emit()
+
+    def _refresh(self) -> None:
+        tflite = self.target_boxes["tflite"].isChecked()
+        self.variants_box.setEnabled(tflite)
+        self.calibration.setEnabled(tflite and self.variant_boxes["int8"].isChecked())
+        problems = self.problems()
+        shape_problems = self.shapes.problems()
+        others = [p for p in problems if p not in shape_problems]   # shape problems show in their own box
+        self.convert_button.setEnabled(not problems)
+        self.copy_button.setEnabled(self._source is not None)
+        self.status.setText(others[0] if others else "")
+        self.status.setVisible(bool(others))
+        self.convert_button.setToolTip("\n".join(problems) if problems else "Convert the selected model (Ctrl+Return)")
+        self.shape_hint.setText(self._shape_hint())
+        self.output_hint.setText(f"Each conversion writes a new folder here, e.g. "
+                                 f"{self._source.stem}_converted" if self._source and self.output_folder() else "")
+
+    def _shape_hint(self) -> str:
+        if self._state == "error":
+            return f"Inputs unknown: {self._signature_note}" if self._signature_note else "Inputs unknown."
+        if not self.shapes.has_inputs():
+            return ""
+        problems = self.shapes.problems()
+        if problems:
+            return "\n".join(problems) + "\nReplace each ? with a size (dynamic in the model)."
+        if self.shapes.shapes():
+            return "The model leaves some dims dynamic; these sizes are used to convert and compare."
+        return "All input shapes are fixed by the model."
+
+    # ------------------------------------------------------------ the request
+    def build_request(self, out_dir: str, inputs_path: str | None = None, seed: int = 0) -> ConvertRequest:
+        """The ConvertRequest the CLI would build from the same choices (see command_line)."""
+        problems = self.problems()
+        if problems:
+            raise StudioError(problems[0])
+        assert self._source is not None
+        opset = self.opset.value()
+        calibration = self.calibration.text() if self.calibration.isEnabled() and self.calibration.text() else None
+        if calibration and not Path(calibration).exists():
+            raise StudioError(f"calibration data {calibration}: no such file or folder")
+        return ConvertRequest(source=self._source.to_dict(), out_dir=str(Path(out_dir).resolve()),
+                              targets=self.targets(), variants=self.variants() or ["float32"],
+                              input_shapes=self.shapes.shapes(), inputs_path=inputs_path, seed=seed,
+                              opset=None if opset == OPSET_DEFAULT else opset, backend=self.backend_name(),
+                              keep_layout=self.keep_layout.isChecked(),
+                              calibration=str(Path(calibration).resolve()) if calibration else None)
+
+    def command_line(self, out_dir: str, inputs_path: str | None = None, seed: int = 0) -> str:
+        """`studio convert ...` with exactly the choices made here."""
+        source = self._source
+        if source is None:
+            return ""
+        args = ["studio", "convert", source.spec, "--to", ",".join(self.targets() or ["onnx"]),
+                "--quantize", ",".join(self.variants() or ["float32"]), "--out", str(Path(out_dir).resolve())]
+        if source.weights:
+            args += ["--weights", str(source.weights)]
+        if source.format is Format.TORCH_PICKLE:
+            args.append("--allow-pickle")
+        for name, dims in self.shapes.shapes().items():
+            args += ["--input-shape", f"{name}={','.join(map(str, dims))}"]
+        if self.opset.value() != OPSET_DEFAULT:
+            args += ["--opset", str(self.opset.value())]
+        if self.backend_name() != DEFAULT_BACKEND:
+            args += ["--backend", self.backend_name()]
+        if self.keep_layout.isChecked():
+            args.append("--keep-layout")
+        if self.calibration.isEnabled() and self.calibration.text():
+            args += ["--calibration", str(Path(self.calibration.text()).resolve())]
+        if inputs_path:
+            args += ["--inputs", inputs_path]
+        if seed:
+            args += ["--seed", str(seed)]
+        return shlex.join(args)
+
+    # ------------------------------------------------------------ pickers
+    def _pick_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output.text() or str(Path.home()))
+        if folder:
+            self.output.setText(folder)
+
+    def _pick_calibration_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Calibration data", self.calibration.text() or str(Path.home()),
+                                              "Arrays (*.npy *.npz);;All files (*)")
+        if path:
+            self.calibration.setText(path)
+
+    def _pick_calibration_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Calibration images", self.calibration.text() or str(Path.home()))
+        if folder:
+            self.calibration.setText(folder)
+
+
+def unique_out_dir(folder: str | Path, stem: str, taken: set[str] = frozenset()) -> Path:
+    """<folder>/<stem>_converted, or _2, _3... when that exists or a queued job will write it: never overwrite."""
+    base = Path(folder).expanduser().resolve()
+    for n in range(1, 1000):
+        candidate = base / (f"{stem}_converted" if n == 1 else f"{stem}_converted_{n}")
+        if str(candidate) in taken:
+            continue
+        if not candidate.exists() or (candidate.is_dir() and not any(candidate.iterdir())):
+            return candidate
+    raise StudioError(f"{base}: too many {stem}_converted folders; choose another output folder")

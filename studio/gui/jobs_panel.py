@@ -1,0 +1,166 @@
+"""The Jobs panel: one row per job with its stage, a progress bar, the elapsed time and a Cancel button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from studio.gui.job_worker import CANCELLED, DONE, FAILED_STATE, QUEUED, RUNNING, Job
+
+COL_JOB, COL_STATUS, COL_PROGRESS, COL_ELAPSED, COL_CANCEL = range(5)
+FAILED_TINT = QColor(220, 50, 50, 70)      # translucent: readable on light and dark palettes
+WARN_TINT = QColor(230, 140, 0, 70)
+ROLE_JOB = Qt.ItemDataRole.UserRole
+
+
+def elapsed_text(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class JobsPanel(QWidget):
+    """Draws the JobQueue; asks it to cancel. Delete cancels the selected job, Esc the current one (window)."""
+
+    cancel_requested = Signal(object)       # Job
+    clear_requested = Signal()
+    job_activated = Signal(object)          # Job: double-click / Enter shows it (its log, its source)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("jobsPanel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("jobsTree")
+        self.tree.setHeaderLabels(["Job", "Stage", "Progress", "Elapsed", ""])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setAccessibleName("Jobs")
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_JOB, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
+        header.setSectionResizeMode(COL_ELAPSED, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_CANCEL, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setColumnWidth(COL_JOB, 240)
+        self.tree.setColumnWidth(COL_PROGRESS, 140)
+        self.tree.itemActivated.connect(lambda item, _col: self.job_activated.emit(item.data(0, ROLE_JOB)))
+        self.tree.installEventFilter(self)
+        layout.addWidget(self.tree)
+
+        bar = QHBoxLayout()
+        self.summary = QLabel("No jobs yet")
+        bar.addWidget(self.summary, 1)
+        self.clear_button = QPushButton("C&lear finished")
+        self.clear_button.clicked.connect(self.clear_requested)
+        bar.addWidget(self.clear_button)
+        layout.addLayout(bar)
+
+        self._items: dict[int, QTreeWidgetItem] = {}
+        self._jobs: dict[int, Job] = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(500)
+        self._timer.timeout.connect(self._tick)
+
+    # ------------------------------------------------------------ rows
+    def add_job(self, job: Job) -> None:
+        item = QTreeWidgetItem([job.title, "queued", "", ""])
+        item.setData(0, ROLE_JOB, job)
+        item.setToolTip(0, job.title)
+        self.tree.addTopLevelItem(item)
+        bar = QProgressBar()
+        bar.setRange(0, 1000)
+        bar.setTextVisible(True)
+        bar.setFormat("%p%")
+        self.tree.setItemWidget(item, COL_PROGRESS, bar)
+        button = QPushButton("Cancel")
+        button.setToolTip("Cancel this job (kills its worker; nothing half-written is kept)")
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)   # keyboard: select the row and press Delete
+        button.clicked.connect(lambda: self.cancel_requested.emit(job))
+        self.tree.setItemWidget(item, COL_CANCEL, button)
+        self._items[job.id] = item
+        self._jobs[job.id] = job
+        self.update_job(job)
+        self.tree.scrollToItem(item)
+
+    def update_job(self, job: Job) -> None:
+        item = self._items.get(job.id)
+        if item is None:
+            return
+        status = job.status_text()
+        item.setText(COL_STATUS, status)
+        item.setToolTip(COL_STATUS, status)
+        item.setText(COL_ELAPSED, "" if job.state == QUEUED else elapsed_text(job.elapsed))
+        bar = self.tree.itemWidget(item, COL_PROGRESS)
+        if isinstance(bar, QProgressBar):
+            if job.state == RUNNING and job.fraction <= 0:
+                bar.setRange(0, 0)                 # busy until the first progress event
+            else:
+                bar.setRange(0, 1000)
+                bar.setValue(int(1000 * (1.0 if job.state == DONE else job.fraction)))
+            bar.setEnabled(job.state in (RUNNING, DONE))
+        if job.finished and isinstance(self.tree.itemWidget(item, COL_CANCEL), QPushButton):
+            self.tree.removeItemWidget(item, COL_CANCEL)   # a finished job has nothing to cancel
+        tint = FAILED_TINT if job.state == FAILED_STATE else \
+            WARN_TINT if (job.state == DONE and job.failed_comparisons) else None
+        for col in (COL_JOB, COL_STATUS, COL_ELAPSED):
+            item.setBackground(col, QBrush(tint) if tint else QBrush())
+        if job.state == CANCELLED:
+            font = item.font(COL_STATUS)
+            font.setItalic(True)
+            item.setFont(COL_STATUS, font)
+        self._update_summary()
+        if any(j.state == RUNNING for j in self._jobs.values()):
+            if not self._timer.isActive():
+                self._timer.start()
+        else:
+            self._timer.stop()
+
+    def remove_jobs(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            item = self._items.pop(job.id, None)
+            self._jobs.pop(job.id, None)
+            if item is not None:
+                self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+        self._update_summary()
+
+    def row_of(self, job: Job) -> QTreeWidgetItem | None:
+        return self._items.get(job.id)
+
+    def selected_job(self) -> Job | None:
+        item = self.tree.currentItem()
+        return item.data(0, ROLE_JOB) if item else None
+
+    # ------------------------------------------------------------ internals
+    def _tick(self) -> None:
+        for job in self._jobs.values():
+            if job.state == RUNNING:
+                item = self._items[job.id]
+                item.setText(COL_ELAPSED, elapsed_text(job.elapsed))
+
+    def _update_summary(self) -> None:
+        jobs = list(self._jobs.values())
+        if not jobs:
+            self.summary.setText("No jobs yet")
+            return
+        counts = {state: sum(1 for j in jobs if j.state == state) for state in (RUNNING, QUEUED, FAILED_STATE)}
+        parts = [f"{counts[RUNNING]} running"] if counts[RUNNING] else []
+        if counts[QUEUED]:
+            parts.append(f"{counts[QUEUED]} queued")
+        if counts[FAILED_STATE]:
+            parts.append(f"{counts[FAILED_STATE]} failed")
+        self.summary.setText(", ".join(parts) or "All jobs finished")
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
+        if obj is self.tree and event.type() == event.Type.KeyPress and event.matches(QKeySequence.StandardKey.Delete):
+            job = self.selected_job()
+            if job is not None and not job.finished:
+                self.cancel_requested.emit(job)
+                return True
+        return super().eventFilter(obj, event)

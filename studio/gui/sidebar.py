@@ -1,0 +1,158 @@
+"""The Models sidebar: each opened source, with the artifacts converted from it as children."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QMenu, QStyle, QTreeWidget, QTreeWidgetItem
+
+ROLE_KEY = Qt.ItemDataRole.UserRole          # source key on every item
+ROLE_ARTIFACT = Qt.ItemDataRole.UserRole + 1  # artifact dict on artifact items
+
+
+def human_size(n: int | None) -> str:
+    if not n:
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def artifact_label(artifact: dict) -> str:
+    kind, variant = artifact.get("kind", "?"), artifact.get("variant", "")
+    label = {"onnx": "ONNX", "savedmodel": "SavedModel", "tflite": "TFLite"}.get(kind, kind)
+    if kind == "tflite" and variant:
+        label += " " + variant.replace("dynamic_int8", "dynamic-range int8")
+    return label
+
+
+class Sidebar(QTreeWidget):
+    """Sources at the top level; selecting one shows its graph, selecting an artifact shows both side by side."""
+
+    source_selected = Signal(str)            # source key
+    artifact_selected = Signal(str, dict)    # source key, artifact
+    close_requested = Signal(str)            # source key
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("modelsTree")
+        self.setHeaderLabels(["Model", "Size"])
+        self.setColumnCount(2)
+        self.header().setStretchLastSection(False)
+        self.header().setSectionResizeMode(0, self.header().ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, self.header().ResizeMode.ResizeToContents)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setUniformRowHeights(True)
+        self.setAccessibleName("Opened models and their converted artifacts")
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.currentItemChanged.connect(self._on_current)
+        self._sources: dict[str, QTreeWidgetItem] = {}
+
+    # ------------------------------------------------------------ content
+    def add_source(self, key: str, title: str, tooltip: str, size: int | None = None) -> QTreeWidgetItem:
+        item = self._sources.get(key)
+        if item is None:
+            item = QTreeWidgetItem(self, [title, human_size(size)])
+            item.setData(0, ROLE_KEY, key)
+            item.setIcon(0, self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon))
+            self._sources[key] = item
+        item.setToolTip(0, tooltip)
+        return item
+
+    def set_source_size(self, key: str, size: int | None) -> None:
+        if key in self._sources:
+            self._sources[key].setText(1, human_size(size))
+
+    def set_source_problem(self, key: str, problem: str | None) -> None:
+        item = self._sources.get(key)
+        if item is None:
+            return
+        icon = QStyle.StandardPixmap.SP_MessageBoxWarning if problem else QStyle.StandardPixmap.SP_FileIcon
+        item.setIcon(0, self.style().standardIcon(icon))
+        base = item.toolTip(0).split("\n\n")[0]
+        item.setToolTip(0, f"{base}\n\n{problem}" if problem else base)
+
+    def add_artifacts(self, key: str, artifacts: list[dict]) -> None:
+        parent = self._sources.get(key)
+        if parent is None:
+            return
+        existing = {parent.child(i).data(0, ROLE_ARTIFACT).get("path") for i in range(parent.childCount())}
+        for artifact in artifacts:
+            if artifact.get("path") in existing:
+                continue
+            child = QTreeWidgetItem(parent, [artifact_label(artifact), human_size(artifact.get("bytes"))])
+            child.setData(0, ROLE_KEY, key)
+            child.setData(0, ROLE_ARTIFACT, dict(artifact))
+            child.setToolTip(0, artifact.get("path", ""))
+            child.setIcon(0, self.style().standardIcon(
+                QStyle.StandardPixmap.SP_DirIcon if Path(artifact.get("path", "")).suffix == "" else
+                QStyle.StandardPixmap.SP_FileIcon))
+        parent.setExpanded(True)
+
+    def artifacts_of(self, key: str) -> list[dict]:
+        parent = self._sources.get(key)
+        if parent is None:
+            return []
+        return [parent.child(i).data(0, ROLE_ARTIFACT) for i in range(parent.childCount())]
+
+    def remove_source(self, key: str) -> None:
+        item = self._sources.pop(key, None)
+        if item is not None:
+            self.takeTopLevelItem(self.indexOfTopLevelItem(item))
+
+    def select_source(self, key: str) -> None:
+        item = self._sources.get(key)
+        if item is not None:
+            self.setCurrentItem(item)
+
+    def source_keys(self) -> list[str]:
+        return list(self._sources)
+
+    def current_source_key(self) -> str | None:
+        item = self.currentItem()
+        return item.data(0, ROLE_KEY) if item else None
+
+    def current_artifact(self) -> dict | None:
+        item = self.currentItem()
+        return item.data(0, ROLE_ARTIFACT) if item else None
+
+    # ------------------------------------------------------------ events
+    def _on_current(self, item: QTreeWidgetItem | None, _previous) -> None:
+        if item is None:
+            return
+        key = item.data(0, ROLE_KEY)
+        artifact = item.data(0, ROLE_ARTIFACT)
+        if artifact:
+            self.artifact_selected.emit(key, artifact)
+        else:
+            self.source_selected.emit(key)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        item = self.currentItem()
+        if item is not None and event.matches(QKeySequence.StandardKey.Delete) and not item.data(0, ROLE_ARTIFACT):
+            self.close_requested.emit(item.data(0, ROLE_KEY))
+            return
+        super().keyPressEvent(event)
+
+    def _menu(self, pos) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        path = (item.data(0, ROLE_ARTIFACT) or {}).get("path") or item.toolTip(0).split("\n")[0]
+        menu.addAction("Copy Path", lambda: self._copy(path))
+        if not item.data(0, ROLE_ARTIFACT):
+            menu.addAction("Close", lambda: self.close_requested.emit(item.data(0, ROLE_KEY)))
+        menu.exec(self.viewport().mapToGlobal(pos))
+
+    @staticmethod
+    def _copy(text: str) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        QGuiApplication.clipboard().setText(text)
