@@ -338,12 +338,14 @@ class DiffView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.tables_host)
+        scroll.setMinimumHeight(150)   # a results table of a few artifacts stays readable above the plots
         self.plot_panel = PlotPanel()
         self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(scroll)
         splitter.addWidget(self.plot_panel)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([240, 360])   # room for a table of five artifacts before the plots
         splitter.setChildrenCollapsible(False)
         splitter.splitterMoved.connect(lambda *_: setattr(self, "_splitter_dragged", True))
 

@@ -603,6 +603,14 @@ class MainWindow(QMainWindow):
         return list(state.comparisons.values()) if state else []
 
     # ------------------------------------------------------------ convert
+    def _new_samples_dir(self) -> str:
+        """Where a job saves its outputs as .npy for the plots; removed with the window."""
+        import tempfile
+
+        if not hasattr(self, "_samples_root"):
+            self._samples_root = tempfile.TemporaryDirectory(prefix="studio-samples-")
+        return tempfile.mkdtemp(dir=self._samples_root.name)
+
     def convert(self) -> Job | None:
         state = self.current_state()
         if state is None:
@@ -615,6 +623,7 @@ class MainWindow(QMainWindow):
         try:
             out_dir = unique_out_dir(self.convert_panel.output_folder(), state.source.stem, self._reserved_out_dirs)
             request = self.convert_panel.build_request(str(out_dir), **self._compare_inputs)
+            request.samples_dir = self._new_samples_dir()
         except StudioError as exc:
             self.show_error(str(exc), title="Cannot convert")
             return None
@@ -671,7 +680,8 @@ class MainWindow(QMainWindow):
             request = CompareRequest(reference=state.source.to_dict(), candidate=candidate.to_dict(),
                                      inputs_path=self._compare_inputs["inputs_path"],
                                      input_shapes=dict(state.input_shapes), seed=self._compare_inputs["seed"],
-                                     variant=artifact.get("variant") if artifact["kind"] == "tflite" else "float32")
+                                     variant=artifact.get("variant") if artifact["kind"] == "tflite" else "float32",
+                                     samples_dir=self._new_samples_dir())
             started.append(self.jobs.submit(request, f"compare {state.source.path.name} ↔ {artifact_label(artifact)}",
                                             state.key, {"artifact": artifact["path"]}))
         return started
