@@ -106,12 +106,6 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _prepare_qt_env() -> None:
-    # Chromium (QtWebEngine) refuses to start its sandbox as root; the graph view is local content only.
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
-
-
 def _load_run_gui():
     """studio.gui.app.run_gui, or None with the reason when the desktop part is missing from this build."""
     try:
@@ -126,7 +120,6 @@ def open_gui(path: str | None) -> int:
         print("ModelConversionStudio: no display found. Headless, use `ModelConversionStudio convert MODEL` "
               "or `ModelConversionStudio --self-test`.", file=sys.stderr)
         return 2
-    _prepare_qt_env()
     run_gui, reason = _load_run_gui()
     if run_gui is None:
         print(f"ModelConversionStudio: the desktop studio is not available in this build ({reason}). "
@@ -180,7 +173,6 @@ def smoke_gui(args: list[str]) -> int:
     from studio.resources import sample_model_path
 
     model = model_argument(args[1]) if len(args) > 1 else str(sample_model_path())
-    _prepare_qt_env()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMainWindow
 

@@ -8,6 +8,7 @@ otherwise non-zero with a one-line reason on stderr.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -62,6 +63,19 @@ def main(argv: list[str] | None = None) -> int:
         request = ConvertRequest(source=source.to_dict(), out_dir=str(tmp / f"{source.stem}_converted"),
                                  targets=list(TARGETS), variants=list(VARIANTS))
         runner = JobRunner(request)
+        # Libraries drop files into the temp folder (AutoGraph sources, torch's inductor cache): give the
+        # worker ours, so removing it leaves nothing behind.
+        worker_tmp = tmp / "tmp"
+        worker_tmp.mkdir()
+        saved_tmpdir = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = str(worker_tmp)
+        try:
+            runner.start()
+        finally:
+            if saved_tmpdir is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = saved_tmpdir
         with ProgressPrinter(debug=debug) as printer:
             for event in runner.events():
                 if event.type == ARTIFACT:

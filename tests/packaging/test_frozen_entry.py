@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,11 @@ def test_self_test_passes_in_development():
         assert artifact in out
     assert "versions: torch" in out
     assert "torch->onnx" in result.stderr                          # the stage progress
+
+
+@pytest.mark.gui
+def test_smoke_gui_opens_the_sample_and_reports_the_graph(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    result = run_entry("--smoke-gui", "90", env=env, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    assert re.search(r"window shown in [0-9.]+ s; graph loaded: True", result.stdout), result.stdout + result.stderr
