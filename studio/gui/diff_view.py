@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QButtonGroup, QComboBox, QFileDialog, QFrame,
                                QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton, QRadioButton,
@@ -38,11 +38,14 @@ from studio.gui.plots import PlotPanel, muted_color, verdict_color
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 ARRAY_SUFFIXES = frozenset({".npy", ".npz"})
 INPUT_SUFFIXES = IMAGE_SUFFIXES | ARRAY_SUFFIXES
+FILE_NAME_WIDTH = 160           # px of an inputs file's name before it is elided (the tooltip has the path)
 MAX_EXPORTED_PLOTS = 48          # an HTML report stays a few MB even for many artifacts x outputs
 EXPORT_PLOT_SIZE = (1100, 720)
 
 TABLE_COLUMNS = ["Artifact", "Variant", *[title for _, title, _ in METRIC_COLUMNS], "Verdict", "Reason"]
 FIRST_METRIC_COLUMN = 2
+ARTIFACT_COLUMN_WIDTH = 200     # px; longer names are elided in the middle (the tooltip has the path)
+REASON_COLUMN_WIDTH = 480       # px; longer reasons are elided (the tooltip has all of it)
 VERDICT_COLUMN = FIRST_METRIC_COLUMN + len(METRIC_COLUMNS)
 INDEX_ROLE = Qt.ItemDataRole.UserRole
 
@@ -113,6 +116,15 @@ def _muted(widget: QWidget) -> str:
     return muted_color(widget).name()
 
 
+class _TablesAndPlots(QSplitter):
+    """Tables above plots. It asks for no more height than its minimum: the plots take what is left, and the
+    Compare tab's scroll area (which sizes a view with wrapped labels to its preferred height) scrolls only
+    when the window is really too small."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(super().sizeHint().width(), self.minimumSizeHint().height())
+
+
 class InputsBar(QFrame):
     """Which inputs the comparisons ran on: seeded random or a file; emits `changed` when the user picks others."""
 
@@ -129,14 +141,16 @@ class InputsBar(QFrame):
         self.seed_spin.setKeyboardTracking(False)      # one rerun per edit, not one per keystroke
         self.file_radio = QRadioButton("File")
         self.file_radio.setEnabled(False)
-        self.file_label = QLabel("none chosen")
-        self.file_label.setMinimumWidth(120)
+        self.file_label = QLabel()          # the chosen file's name; hidden until there is one
+        self.file_label.hide()
         self.choose_button = QPushButton("Choose…")
         self.choose_button.setToolTip("A .npy or .npz with the model's inputs, or an image (.png, .jpg)")
         self.rerun_button = QPushButton("Run again")
         self.rerun_button.setToolTip("Rerun every comparison on these inputs")
-        hint = QLabel("or drop an image, .npy or .npz here")
+        self.hint = hint = QLabel("or drop an image, .npy or .npz here")   # until a file is chosen
         hint.setStyleSheet(f"color: {_muted(self)}")
+        hint.setWordWrap(True)          # wraps rather than widening the Compare tab
+        hint.setMinimumWidth(hint.fontMetrics().horizontalAdvance("drop an image,"))
         group = QButtonGroup(self)
         group.addButton(self.random_radio)
         group.addButton(self.file_radio)
@@ -146,10 +160,11 @@ class InputsBar(QFrame):
         layout.addSpacing(6)
         for widget in (self.random_radio, self.seed_spin):
             layout.addWidget(widget)
-        layout.addSpacing(12)
-        for widget in (self.file_radio, self.file_label, self.choose_button, hint):
+        layout.addSpacing(8)
+        for widget in (self.file_radio, self.file_label, self.choose_button):
             layout.addWidget(widget)
-        layout.addStretch(1)
+        layout.addWidget(hint, 1)
+        layout.addStretch(0)            # takes the hint's room once it is hidden
         layout.addWidget(self.rerun_button)
         self.seed_spin.valueChanged.connect(self._seed_edited)
         self.random_radio.toggled.connect(lambda on: on and self._emit())
@@ -196,8 +211,12 @@ class InputsBar(QFrame):
     def _show_file(self, path: str | None) -> None:
         self.inputs_path = path
         self.file_radio.setEnabled(bool(path))
-        self.file_label.setText(Path(path).name if path else "none chosen")
+        name = Path(path).name if path else ""
+        self.file_label.setText(self.file_label.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                                                          FILE_NAME_WIDTH))
         self.file_label.setToolTip(path or "")
+        self.file_label.setVisible(bool(path))
+        self.hint.setVisible(not path)
 
     def _seed_edited(self, _value: int) -> None:
         self.random_radio.blockSignals(True)
@@ -307,21 +326,18 @@ class DiffView(QWidget):
         title.setFont(font)
         self.summary_label = QLabel()
         self.artifact_combo = QComboBox()
-        self.artifact_combo.setMinimumContentsLength(24)
+        self.artifact_combo.setMinimumContentsLength(18)   # long names are elided; the popup shows them whole
         self.artifact_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.artifact_combo.currentIndexChanged.connect(self._artifact_chosen)
         self.export_html_button = QPushButton("Export HTML…")
         self.export_json_button = QPushButton("Export JSON…")
         self.export_html_button.clicked.connect(lambda: self._ask_export("HTML report", "html", self.export_html))
         self.export_json_button.clicked.connect(lambda: self._ask_export("JSON", "json", self.export_json))
-        header = QHBoxLayout()
+        header = QHBoxLayout()          # title, verdict, exports
         header.addWidget(title)
         header.addSpacing(12)
         header.addWidget(self.summary_label)
         header.addStretch(1)
-        header.addWidget(QLabel("Show"))
-        header.addWidget(self.artifact_combo)
-        header.addSpacing(12)
         header.addWidget(self.export_html_button)
         header.addWidget(self.export_json_button)
 
@@ -330,17 +346,22 @@ class DiffView(QWidget):
         self.tolerance_label = QLabel()
         self.tolerance_label.setWordWrap(True)
         self.tolerance_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        show_row = QHBoxLayout()        # what the tables below hold, and the tolerances they were judged by
+        show_row.addWidget(QLabel("Show"))
+        show_row.addWidget(self.artifact_combo)
+        show_row.addSpacing(12)
+        show_row.addWidget(self.tolerance_label, 1)
 
         self.tables_host = QWidget()
         self.tables_layout = QVBoxLayout(self.tables_host)
-        self.tables_layout.setContentsMargins(0, 0, 6, 0)
+        self.tables_layout.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.tables_host)
         scroll.setMinimumHeight(150)   # a results table of a few artifacts stays readable above the plots
         self.plot_panel = PlotPanel()
-        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = splitter = _TablesAndPlots(Qt.Orientation.Vertical)
         splitter.addWidget(scroll)
         splitter.addWidget(self.plot_panel)
         splitter.setStretchFactor(0, 2)
@@ -350,9 +371,10 @@ class DiffView(QWidget):
         splitter.splitterMoved.connect(lambda *_: setattr(self, "_splitter_dragged", True))
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)     # the results table gets the width
         layout.addLayout(header)
         layout.addWidget(self.inputs_bar)
-        layout.addWidget(self.tolerance_label)
+        layout.addLayout(show_row)
         layout.addWidget(splitter, 1)
 
     def _rebuild(self) -> None:
@@ -377,6 +399,8 @@ class DiffView(QWidget):
                                             Qt.ItemDataRole.ToolTipRole)
         self.artifact_combo.setCurrentIndex(current if 0 <= current < self.artifact_combo.count() else 0)
         self.artifact_combo.blockSignals(False)
+        popup = self.artifact_combo.view()     # the box elides long names; its list shows them whole
+        popup.setMinimumWidth(popup.sizeHintForColumn(0) + popup.verticalScrollBar().sizeHint().width())
 
     def _show_summary(self) -> None:
         if not self.comparisons:
@@ -463,7 +487,9 @@ class DiffView(QWidget):
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)   # every row is shown
+        table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)   # long artifact names keep their suffix
         table.setWordWrap(False)
         numbers = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         bold = QFont(table.font())
@@ -491,14 +517,33 @@ class DiffView(QWidget):
             reason.setToolTip(output.get("reason") or "")
             table.setItem(row, VERDICT_COLUMN + 1, reason)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        table.resizeColumnsToContents()
+        table.setColumnWidth(0, min(table.columnWidth(0), ARTIFACT_COLUMN_WIDTH))
+        # Reasons are long and only failures have one: the column shows when there is one (elided past
+        # REASON_COLUMN_WIDTH, with a tooltip); the table scrolls sideways inside itself rather than widening
+        # the Compare tab. Without it, the verdict column takes the spare width.
+        has_reasons = any(output.get("reason") for _, output in rows)
+        table.setColumnHidden(VERDICT_COLUMN + 1, not has_reasons)
+        table.setColumnWidth(VERDICT_COLUMN + 1, min(table.columnWidth(VERDICT_COLUMN + 1), REASON_COLUMN_WIDTH))
+        header.setStretchLastSection(not has_reasons)
         table.resizeRowsToContents()
-        height = header.sizeHint().height() + table.verticalHeader().length() + 2 * table.frameWidth() + 2
-        table.setFixedHeight(height)
+        self._fit_table_height(table)
+        table.horizontalScrollBar().rangeChanged.connect(lambda *_, t=table: self._fit_table_height(t))
         table.cellClicked.connect(lambda row, _col, t=table, n=name: self._row_clicked(t, n, row))
         return table
+
+    def _fit_table_height(self, table: QTableWidget) -> None:
+        """Tall enough for every row, plus the horizontal scroll bar when the columns are wider than the table."""
+        height = table.horizontalHeader().sizeHint().height() + table.verticalHeader().length() + \
+            2 * table.frameWidth() + 2
+        bar = table.horizontalScrollBar()
+        if bar.maximum() > bar.minimum():
+            height += bar.sizeHint().height()
+        if table.height() != height or table.minimumHeight() != height:
+            table.setFixedHeight(height)
+            self._fit_tables_pane()
 
     @staticmethod
     def _pairing_tooltip(comparison: dict, output: dict) -> str:

@@ -10,6 +10,10 @@ How it fits together, and why:
   "Please update" screen once its `<meta name="date">` is 180 days old. `NETRON_PAGE_SCRIPT`, injected at
   DocumentCreation, sets the cookie and pins that date to today before Netron's code runs, so the view opens
   straight on the graph.
+- Netron themes itself with `@media (prefers-color-scheme: dark)` rules, and Chromium answers that query from
+  the platform, not from the app. `COLOR_SCHEME_SCRIPT` (same injection point, the app's isolated world) rewrites
+  the condition of those rules so they match exactly when the view's palette is dark, and `GraphView` switches
+  loaded pages when its palette changes: the graph follows the app's light or dark palette.
 - Each model gets its own server; it stops when its pane shows another model or the view closes.
   netron 9.3 keeps the served model on its request-handler *class*, so with two servers in one process both
   would serve the last model; `start_netron_server` gives each server its own handler class.
@@ -25,8 +29,8 @@ from pathlib import Path
 
 import netron
 import netron.server as netron_server
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWebEngineCore import (QWebEnginePage, QWebEngineProfile, QWebEngineScript,
                                      QWebEngineUrlRequestInterceptor)
 from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -61,6 +65,60 @@ NETRON_PAGE_SCRIPT = """
     });
 })();
 """
+
+# Netron's dark theme is its `@media (prefers-color-scheme: dark)` rules (index.html, grapher.css). Chromium
+# evaluates that query against the platform, so this script makes the rules follow the scheme the app asks for:
+# each `(prefers-color-scheme: X)` condition becomes one that always matches (X is the wanted scheme) or never
+# does. The rules are kept with their original condition, so `studioSetColorScheme` can switch back and forth.
+COLOR_SCHEME_SCRIPT = """
+(function () {
+    var scheme = %(scheme)s;
+    var rules = [];                 // [{rule: CSSMediaRule, text: its original condition}]
+    var FEATURE = /\\(\\s*prefers-color-scheme\\s*:\\s*(light|dark)\\s*\\)/gi;
+    var collect = function (list) {
+        for (var i = 0; i < list.length; i++) {
+            var rule = list[i];
+            if (rule.media && /prefers-color-scheme/i.test(rule.media.mediaText) &&
+                    !rules.some(function (known) { return known.rule === rule; })) {
+                rules.push({rule: rule, text: rule.media.mediaText});
+            }
+            if (rule.cssRules) { collect(rule.cssRules); }
+        }
+    };
+    var apply = function () {
+        for (var i = 0; i < document.styleSheets.length; i++) {
+            try { collect(document.styleSheets[i].cssRules); } catch (e) { /* a sheet not readable here */ }
+        }
+        rules.forEach(function (known) {
+            known.rule.media.mediaText = known.text.replace(FEATURE, function (_, wanted) {
+                return wanted.toLowerCase() === scheme ? '(min-width: 0px)' : '(max-width: 0px) and (min-width: 1px)';
+            });
+        });
+    };
+    window.studioSetColorScheme = function (wanted) { scheme = wanted; apply(); return scheme; };
+    if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', apply); }
+    window.addEventListener('load', apply);   // a stylesheet that arrived late
+    apply();
+})();
+"""
+COLOR_SCHEME_SCRIPT_NAME = "studio-netron-color-scheme"
+
+
+def color_scheme_of(palette: QPalette) -> str:
+    """"dark" or "light": what a palette looks like (its window colour), as the rest of the app judges it."""
+    return "dark" if palette.color(QPalette.ColorRole.Window).lightness() < 128 else "light"
+
+
+def color_scheme_script(scheme: str) -> QWebEngineScript:
+    """The profile script that makes new pages start in `scheme` ("light" or "dark")."""
+    script = QWebEngineScript()
+    script.setName(COLOR_SCHEME_SCRIPT_NAME)
+    script.setInjectionPoint(QWebEngineScript.InjectionPoint.DocumentCreation)
+    script.setWorldId(QWebEngineScript.ScriptWorldId.ApplicationWorld)
+    script.setRunsOnSubFrames(False)
+    script.setSourceCode(COLOR_SCHEME_SCRIPT % {"scheme": json.dumps(scheme)})
+    return script
+
 
 # What the page shows: the graph, Netron's error alert, its consent dialog, or still loading.
 PAGE_STATE_JS = """
@@ -145,8 +203,8 @@ class NetronPage(QWebEnginePage):
         log.debug("netron console: %s (%s:%s)", message, source, line)
 
 
-def make_private_profile(parent) -> tuple[QWebEngineProfile, LocalOnlyInterceptor]:
-    """An off-the-record profile with the local-only interceptor and Netron's page script."""
+def make_private_profile(parent, color_scheme: str = "light") -> tuple[QWebEngineProfile, LocalOnlyInterceptor]:
+    """An off-the-record profile with the local-only interceptor, Netron's page script and its colour scheme."""
     profile = QWebEngineProfile(parent)      # no storage name: off the record, nothing on disk
     interceptor = LocalOnlyInterceptor(profile)
     profile.setUrlRequestInterceptor(interceptor)
@@ -157,6 +215,7 @@ def make_private_profile(parent) -> tuple[QWebEngineProfile, LocalOnlyIntercepto
     script.setRunsOnSubFrames(False)
     script.setSourceCode(NETRON_PAGE_SCRIPT)
     profile.scripts().insert(script)
+    profile.scripts().insert(color_scheme_script(color_scheme))
     return profile, interceptor
 
 
@@ -180,6 +239,7 @@ class NetronPane(QWidget):
         self.caption.hide()
         self.view = QWebEngineView(self)
         self.page = NetronPage(profile, self.view)
+        self.page.setBackgroundColor(self.palette().color(QPalette.ColorRole.Base))  # until Netron paints
         self.view.setPage(self.page)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.placeholder = QLabel("No model")
@@ -220,6 +280,12 @@ class NetronPane(QWidget):
         self.state = "loading"
         self._started = time.monotonic()
         self.page.load(QUrl(f"http://{self.address[0]}:{self.address[1]}/"))
+
+    def set_color_scheme(self, scheme: str, palette: QPalette) -> None:
+        """Switch the page shown now to Netron's light or dark theme (new pages start in the profile's)."""
+        self.page.setBackgroundColor(palette.color(QPalette.ColorRole.Base))
+        self.page.runJavaScript(f"window.studioSetColorScheme && window.studioSetColorScheme({json.dumps(scheme)})",
+                                QWebEngineScript.ScriptWorldId.ApplicationWorld)
 
     def stop_server(self) -> None:
         self._poll.stop()
@@ -290,7 +356,8 @@ class GraphView(QWidget):
         layout = QVBoxLayout(self)                                    # children in order, pages before profile
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
-        self.profile, self.interceptor = make_private_profile(self)
+        self.color_scheme = color_scheme_of(self.palette())
+        self.profile, self.interceptor = make_private_profile(self, self.color_scheme)
         self.panes: list[NetronPane] = []
         self._waiting: dict[NetronPane, bool | None] = {}
         self._closed = False
@@ -334,6 +401,25 @@ class GraphView(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.shutdown()
         super().closeEvent(event)
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange) and \
+                hasattr(self, "panes"):
+            self.follow_palette()
+
+    def follow_palette(self) -> None:
+        """Light or dark Netron, as the view's palette is: for new pages and the ones already shown."""
+        scheme = color_scheme_of(self.palette())
+        if scheme == self.color_scheme:       # PaletteChange comes for every colour role, and for the children
+            return
+        self.color_scheme = scheme
+        scripts = self.profile.scripts()
+        for old in scripts.find(COLOR_SCHEME_SCRIPT_NAME):
+            scripts.remove(old)
+        scripts.insert(color_scheme_script(scheme))
+        for pane in self.panes:
+            pane.set_color_scheme(scheme, self.palette())
 
     # ---- internals
 

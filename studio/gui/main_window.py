@@ -215,7 +215,9 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("centralTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(graph_split, "&Graph")
-        compare_scroll = QScrollArea()   # the Compare tab may need more room than a small screen has
+        # The Compare tab fits the default 1400x900 window with every dock open (its tables scroll sideways
+        # inside themselves, its plots shrink); it scrolls as a whole only in a window smaller than that.
+        self.compare_scroll = compare_scroll = QScrollArea()
         compare_scroll.setObjectName("compareScroll")
         compare_scroll.setWidgetResizable(True)
         compare_scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -40,6 +40,8 @@ SCATTER_LIMIT = 20_000       # more points add nothing a reader can see, and cos
 HISTOGRAM_BINS = 60
 LOG_BINS_ABOVE = 100.0       # |error| spanning more than this ratio gets log-spaced bins
 TOP_K = 5
+PLOT_MIN_HEIGHT = 130        # px: plots shrink with the window (the Compare tab fits 1400x900 with the docks open)
+HEATMAPS_MIN_HEIGHT = 150
 
 # ---------------------------------------------------------------- data shaping
 
@@ -181,7 +183,7 @@ class ScatterPlot(pg.PlotWidget):
                                                             width=1, style=Qt.PenStyle.DashLine))
         self.scatter_item = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(_accent(self, 110)))
         self.addItem(self.scatter_item)
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(PLOT_MIN_HEIGHT)
 
     def set_pair(self, reference: np.ndarray, candidate: np.ndarray) -> None:
         x, y = subsample(reference, candidate)
@@ -210,7 +212,7 @@ class ErrorHistogram(pg.PlotWidget):
         self.counts = np.zeros(0, dtype=np.int64)
         self.edges = np.zeros(0)
         self.log_x = False
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(PLOT_MIN_HEIGHT)
 
     def set_errors(self, abs_error: np.ndarray) -> None:
         self.counts, self.edges, self.log_x = error_histogram(abs_error)
@@ -267,7 +269,7 @@ class HeatMaps(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addWidget(self.canvas, 1)
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(HEATMAPS_MIN_HEIGHT)
 
     @property
     def diff_item(self) -> pg.ImageItem:
@@ -322,6 +324,7 @@ class TopKTable(QWidget):
         self.table = QTableWidget(TOP_K, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # compact rows
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)

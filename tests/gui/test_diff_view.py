@@ -214,3 +214,25 @@ def test_summary_view_shows_signature_ops_and_size(qtbot):
     assert human_count(999) == "999" and human_count(12_300) == "12.3 k"
     qtbot.wait(50)
     view.grab().save("/tmp/summary.png")
+
+
+def test_narrow_view_scrolls_tables_sideways_inside_and_keeps_every_row(qtbot, diff_view, outputs):
+    """The view's minimum width does not come from the table: the table scrolls inside itself, grows by the
+    scroll bar's height so no row hides behind it, and shows the Reason column only when something failed."""
+    _, _, comparisons = outputs
+    diff_view.add_comparison(comparisons[0])                 # passes: nothing to explain
+    table = diff_view.tables["image"]
+    assert table.isColumnHidden(11)
+    assert diff_view.minimumSizeHint().width() <= 640
+
+    diff_view.add_comparison(comparisons[1])                 # fails, with a reason
+    diff_view.resize(640, 900)
+    qtbot.wait(50)
+    image = diff_view.tables["image"]
+    assert not image.isColumnHidden(11) and "elements exceed" in image.item(1, 11).toolTip()
+    for table in diff_view.tables.values():
+        reasons = [table.item(row, 11).text() for row in range(table.rowCount())]
+        assert table.isColumnHidden(11) == (not any(reasons))
+        assert table.horizontalScrollBar().maximum() > 0     # the columns scroll inside the table
+        assert table.viewport().height() >= table.verticalHeader().length()
+    assert diff_view.width() == 640

@@ -123,6 +123,48 @@ def test_side_by_side_runs_two_servers_and_stops_the_one_not_shown(qtbot, graph_
     qtbot.waitUntil(lambda: not any(port_accepts(address) for address in before), timeout=2_000)
 
 
+def dark_palette():
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    for role, colour in (("Window", "#2d2d2d"), ("WindowText", "#e0e0e0"), ("Base", "#1e1e1e"),
+                         ("Text", "#e0e0e0"), ("Button", "#353535"), ("ButtonText", "#e0e0e0")):
+        palette.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    return palette
+
+
+def page_colours(qtbot, page) -> tuple[str, str]:
+    """Netron's page background and the stroke of its graph's edges, as the page computed them."""
+    return tuple(json.loads(run_js(qtbot, page, "JSON.stringify([getComputedStyle(document.body).backgroundColor, "
+                                                "getComputedStyle(document.querySelector('#canvas .edge-path'))"
+                                                ".stroke])")))
+
+
+def test_follows_a_dark_palette_and_switches_back(qtbot, graph_view, tiny_models):
+    """Netron's own dark theme (its prefers-color-scheme rules) when the view's palette is dark, live."""
+    from PySide6.QtWidgets import QApplication
+
+    graph_view.setPalette(dark_palette())
+    assert graph_view.color_scheme == "dark"
+    with qtbot.waitSignal(graph_view.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
+        graph_view.show_side_by_side(*tiny_models)
+    assert blocker.args == [True]
+    for pane in graph_view.panes:
+        assert page_colours(qtbot, pane.page) == ("rgb(64, 64, 64)", "rgb(136, 136, 136)")   # Netron's dark
+    graph_view.grab().save("/tmp/graph_dark.png")
+    assert all(QUrl(url).host() == "127.0.0.1" for url, ok in graph_view.requests if ok)   # still local only
+
+    graph_view.setPalette(QApplication.style().standardPalette())     # the desktop turned light again
+    assert graph_view.color_scheme == "light"
+    for pane in graph_view.panes:
+        qtbot.waitUntil(lambda p=pane: page_colours(qtbot, p.page) == ("rgb(255, 255, 255)", "rgb(0, 0, 0)"),
+                        timeout=5_000)
+    with qtbot.waitSignal(graph_view.loaded, timeout=LOAD_TIMEOUT_MS):
+        graph_view.show_model(tiny_models[1])             # a new page starts light
+    assert page_colours(qtbot, graph_view.panes[0].page) == ("rgb(255, 255, 255)", "rgb(0, 0, 0)")
+    assert all(QUrl(url).host() == "127.0.0.1" for url, ok in graph_view.requests if ok)
+
+
 def test_a_missing_model_reports_failure_without_a_server(qtbot, graph_view, tmp_path):
     with qtbot.waitSignal(graph_view.loaded, timeout=5_000) as blocker:
         graph_view.show_model(str(tmp_path / "nope.onnx"))

@@ -283,3 +283,65 @@ def test_a_model_the_worker_cannot_read_fails_with_details(window, qtbot, tmp_pa
     assert window.sidebar.topLevelItem(0).toolTip(0).endswith(state.inspect_error)
     assert "could not be read" in window.convert_panel.shapes.item(0, 0).text()
     box.done(0)
+
+
+def five_artifact_comparisons(folder: Path) -> list[dict]:
+    """COMPARISON events, with samples for the plots, of the five artifacts a default conversion of the sample
+    makes (one [1, 10] class-score output): what the Compare tab shows after `scripts/screenshots`."""
+    import numpy as np
+
+    from studio.compare import compare_outputs, tolerance_for
+
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(1, 10)).astype(np.float32)
+    comparisons = []
+    for name, kind, variant in [("tiny_cnn.onnx", "onnx", "float32"), ("tiny_cnn_savedmodel", "savedmodel", "float32"),
+                                ("tiny_cnn_float32.tflite", "tflite", "float32"),
+                                ("tiny_cnn_float16.tflite", "tflite", "float16"),
+                                ("tiny_cnn_dynamic_int8.tflite", "tflite", "dynamic_int8")]:
+        candidate = (reference + rng.normal(scale=1e-7, size=reference.shape)).astype(np.float32)
+        result = compare_outputs({"output_0": reference}, {"output_0": candidate}, tolerance_for(variant),
+                                 reference_label="source", candidate_label=f"/out/{name}", variant=variant)
+        ref_path, cand_path = folder / f"{name}_ref.npy", folder / f"{name}_cand.npy"
+        np.save(ref_path, reference)
+        np.save(cand_path, candidate)
+        comparisons.append(result.to_dict() | {"kind": kind, "samples": {
+            "output_0": {"reference": str(ref_path), "candidate": str(cand_path)}}})
+    return comparisons
+
+
+def test_compare_tab_fits_the_default_window_with_every_dock_open(window, qtbot, tmp_path):
+    """At 1400x900 with the Models, Convert and Jobs docks open, the Compare tab needs no scrolling, and the
+    results table shows all five artifacts, every column and row in view."""
+    if not window.has_diff_view:
+        pytest.skip("DiffView unavailable here")
+    window.resize(1400, 900)
+    window.show_tab(1)
+    for comparison in five_artifact_comparisons(tmp_path):
+        window.diff_view.add_comparison(comparison)
+    qtbot.wait(100)                   # layouts settle
+    assert (window.width(), window.height()) == (1400, 900)
+    assert all(dock.isVisible() for dock in (window.models_dock, window.convert_dock, window.jobs_dock))
+
+    scroll, view = window.compare_scroll, window.diff_view
+    assert window.tabs.currentWidget() is scroll
+    assert view.minimumSizeHint().width() <= scroll.viewport().width()
+    assert scroll.horizontalScrollBar().maximum() == 0 and not scroll.horizontalScrollBar().isVisible()
+    assert scroll.verticalScrollBar().maximum() == 0
+    assert view.width() == scroll.viewport().width()
+    for button in (view.export_html_button, view.export_json_button, view.inputs_bar.rerun_button):
+        right = button.mapTo(scroll.viewport(), button.rect().topRight()).x()
+        assert button.isVisible() and right < scroll.viewport().width(), button.text()
+
+    [table] = view.tables.values()
+    assert table.rowCount() == 5
+    assert table.horizontalScrollBar().maximum() == 0              # every column in view
+    assert table.viewport().height() >= table.verticalHeader().length()   # every row in view
+    assert view.splitter.widget(0).verticalScrollBar().maximum() == 0     # the tables pane does not scroll
+    assert view.plot_panel.body.currentIndex() == 1 and view.plot_panel.scatter.height() >= 120
+
+    window.resize(700, 560)           # a small window still works: the tab scrolls, the table sideways
+    qtbot.wait(100)
+    assert (window.width(), window.height()) == (700, 560)
+    assert table.horizontalScrollBar().maximum() > 0
+    assert table.viewport().height() >= table.verticalHeader().length()
