@@ -49,7 +49,8 @@ def main() -> int:
     window.convert_panel.set_targets(["onnx", "savedmodel", "tflite"], ["float32", "float16", "dynamic_int8"])
     window.convert_action.trigger()
     job = next(j for j in window.jobs.jobs if j.kind == "convert")
-    settle(app, 6)
+    wait_until(app, lambda: job.stage == "onnx->tf" or job.finished, 300, "the onnx->tf stage")
+    settle(app, 1.0)
     window.jobs_dock.grab().save(str(out / "jobs.png"))       # mid-conversion: stage, progress, elapsed, Cancel
     wait_until(app, lambda: job.finished, 600, "the conversion")
     window.show_tab(0)
