@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from studio.errors import StudioError, one_line
-from studio.stages.capture import captured_output, cause_from_log
+from studio.stages.capture import captured_output, cause_before_warning, cause_from_log
 from studio.stages.layouts import CHANNELS_LAST, TfInput
 
 # Our variant names -> the file suffix onnx2tf gives each TFLite it writes.
@@ -28,6 +28,12 @@ ONNX2TF_SUFFIXES = {
     "float16": "_float16.tflite",
     "dynamic_int8": "_dynamic_range_quant.tflite",
     "int8": "_integer_quant.tflite",   # int8 weights and activations, float32 I/O: drop-in for the float model
+}
+# The warning onnx2tf 1.28.8 prints (after the traceback) when it catches the failure of a quantized variant
+# and carries on without writing its file. Float32 and float16 failures are not caught: they raise.
+ONNX2TF_FAILURE_WARNINGS = {
+    "dynamic_int8": "Dynamic Range Quantization tflite output failed.",
+    "int8": "Full INT8 Quantization tflite output failed.",   # sic: the _integer_quant.tflite block
 }
 # What onnx2tf writes besides the SavedModel's own files.
 _NOT_SAVEDMODEL = (".tflite", ".json", ".h5", ".keras", ".npy", ".onnx", ".pb.txt")
@@ -51,6 +57,11 @@ class BackendResult:
     savedmodel: Path | None = None
     tflite: dict[str, Path] = field(default_factory=dict)   # variant -> file
     notes: list[str] = field(default_factory=list)
+    pseudo_ops: tuple[str, ...] = ()                         # the pseudo-operators it was converted with
+
+
+# The TFLite interpreter's words for a Select-TF op it cannot run; int8 calibration runs the model in it.
+FLEX_FAILED_TO_PREPARE = re.compile(r"\((Flex\w+)\) failed to prepare")
 
 
 # The TFLite converter's words for a TF op it can neither lower to a builtin nor keep as Flex (e.g. tf.Asin).
@@ -60,18 +71,21 @@ UNCONVERTIBLE_TF_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a f
 class BackendFailed(Exception):
     """The converter failed; the message is one line naming the cause (the stage wraps it in a StageError).
 
-    tf_ops names TF ops the TFLite converter could not express at all, when that was the cause.
+    tf_ops names TF ops the TFLite converter could not express at all, when that was the cause;
+    calibration_flex_ops names Select-TF ops (FlexErf...) that int8 calibration could not run.
     """
 
-    def __init__(self, message: str, tf_ops: tuple[str, ...] = ()):
+    def __init__(self, message: str, tf_ops: tuple[str, ...] = (), calibration_flex_ops: tuple[str, ...] = ()):
         super().__init__(message)
         self.tf_ops = tf_ops
+        self.calibration_flex_ops = calibration_flex_ops
 
 
 class OnnxToTfBackend(Protocol):
     name: str
     moves_to_channels_last: bool   # turns channels-first image inputs into NHWC on its own
     pseudo_operators: bool         # understands BackendRequest.pseudo_ops
+    fuses_gelu: bool               # fuses Div(sqrt 2) -> Erf -> Add(1) -> Mul(x) -> Mul(0.5) into one GELU
 
     def available(self) -> tuple[bool, str]:
         """(usable, why) from a cheap check that imports no TensorFlow."""
@@ -98,6 +112,7 @@ class Onnx2TfBackend:
     name = "onnx2tf"
     moves_to_channels_last = True
     pseudo_operators = True
+    fuses_gelu = True
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("onnx2tf") is None:
@@ -136,12 +151,14 @@ class Onnx2TfBackend:
         Every input that keeps its source shape, NCHW images under keep_layout included, is pinned with
         keep_shape_absolutely: onnx2tf 1.28.8's keep_ncw_or_nchw flag reads int8 calibration data as
         NHWC for its ONNX check run while calibrating the NCHW input with it, and fails (measured).
+        Logging is at "warn", not non_verbose ("error"): onnx2tf catches a failed quantized variant, prints
+        the traceback and a warning and carries on, so at "error" the log would not say why a file is missing.
         """
         keep_nhwc = [i.tf_name for i in request.inputs if i.source_layout in CHANNELS_LAST]
         keep_shape = [i.tf_name for i in request.inputs
                       if i.source_layout not in CHANNELS_LAST and i.tf_layout == i.source_layout]
         options: dict = dict(
-            non_verbose=True,
+            verbosity="warn",
             output_signaturedefs=True,   # SavedModel signature keeps the input names
             # copy_onnx_input_output_names_to_tflite is left off: it needs a flatc binary and downloads schema.fbs.
             keep_nwc_or_nhwc_or_ndhwc_input_names=keep_nhwc or None,
@@ -162,8 +179,7 @@ class Onnx2TfBackend:
         for variant in request.variants:
             path = out_dir / f"{stem}{ONNX2TF_SUFFIXES[variant]}"
             if not path.is_file():
-                raise BackendFailed(f"onnx2tf wrote no {variant} TFLite: "
-                                    f"{cause_from_log(log_path, 'no reason given')}")
+                raise _missing_variant(variant, log_path)
             result.tflite[variant] = path
         if not (out_dir / "saved_model.pb").is_file():
             raise BackendFailed(f"onnx2tf wrote no SavedModel: {cause_from_log(log_path, 'no reason given')}")
@@ -174,6 +190,23 @@ class Onnx2TfBackend:
                 shutil.move(str(entry), savedmodel / entry.name)
         result.savedmodel = savedmodel
         return result
+
+
+def _missing_variant(variant: str, log_path: Path) -> BackendFailed:
+    """Why onnx2tf wrote no file for a variant, from the traceback it printed before its warning."""
+    warning = ONNX2TF_FAILURE_WARNINGS.get(variant)
+    cause = cause_before_warning(log_path, warning) if warning else None
+    if cause is None:
+        reason = cause_from_log(log_path, "its log gives no reason")
+        return BackendFailed(f"onnx2tf wrote no {variant} TFLite: {reason}")
+    flex = tuple(sorted(set(FLEX_FAILED_TO_PREPARE.findall(cause))))
+    if flex and variant == "int8":
+        # TFLite's calibrator runs the model in the interpreter, which has no Flex delegate there.
+        head = cause.split(". ", 1)[0]
+        return BackendFailed(f"onnx2tf wrote no int8 TFLite: calibration runs the model in the TFLite interpreter, "
+                             f"which cannot run Select-TF op {', '.join(flex)} ({head[:200]})",
+                             calibration_flex_ops=flex)
+    return BackendFailed(f"onnx2tf wrote no {variant} TFLite: {cause[:300]}")
 
 
 def _calibration_files(request: BackendRequest) -> list[list]:
@@ -206,6 +239,7 @@ class OnnxTfBackend:
     name = "onnx-tf"
     moves_to_channels_last = False
     pseudo_operators = False
+    fuses_gelu = False
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("onnx_tf") is None:

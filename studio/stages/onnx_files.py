@@ -124,3 +124,116 @@ def input_specs_by_onnx_name(model: Any, specs: tuple[TensorSpec, ...]) -> dict[
         if name not in paired and rest:
             paired[name] = rest.pop(0)
     return paired
+
+
+
+GELU_PREFIX = "studio_gelu_"
+
+
+def canonical_gelu(model: Any) -> int:
+    """Write every exact GELU, 0.5 * x * (1 + erf(x / sqrt(2))), in the one node order onnx2tf fuses into
+    tf.nn.gelu (TFLite's builtin GELU, int8 included): Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x) -> Mul(0.5).
+
+    torch's dynamo exporter writes Mul(0.5, 1 + erf) before Mul(x, .), and tf2onnx scales by 1/sqrt(2)
+    with a Mul; onnx2tf 1.28.8 matches neither and keeps a bare Erf, which TFLite runs only as the
+    Select-TF op FlexErf and which int8 calibration cannot run at all. The constants are written with
+    shape [1]: onnx2tf's match reads the divisor as a TF tensor, and a rank-0 divisor after any node but
+    Gemm stays a numpy scalar there, so even the canonical order goes unmatched (measured: x of rank 2 to 4
+    fuses, rank 1 does not). The function computed is the same. Changes the model in place; returns how
+    many GELUs it wrote.
+    """
+    import copy
+
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    graph_outputs = {v.name for v in graph.output}
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*graph.input, *graph.value_info, *graph.output)
+             if v.type.tensor_type.HasField("shape")}
+
+    def near(name: str, target: float) -> bool:
+        value = consts.get(name)
+        return value is not None and value.size == 1 and abs(float(value.reshape(-1)[0]) - target) <= 1e-6
+
+    def operand(node, op: str, const: float) -> str | None:
+        """The other input of a two-input op when one input is the scalar const (the divisor, for Div)."""
+        if node is None or node.op_type != op or len(node.input) != 2:
+            return None
+        a, b = node.input
+        if near(b, const) and not near(a, const):
+            return a
+        return b if op != "Div" and near(a, const) and not near(b, const) else None
+
+    written = 0
+    while True:
+        producers = {out: node for node in graph.node for out in node.output}
+        consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                consumers.setdefault(name, []).append(node)
+
+        def sole(name: str):
+            users = consumers.get(name, [])
+            return users[0] if len(users) == 1 and name not in graph_outputs else None
+
+        def match(erf):
+            """(x, the nodes of the GELU, its last node) or None."""
+            if erf.name.startswith(GELU_PREFIX):
+                return None
+            scale = producers.get(erf.input[0])
+            x = operand(scale, "Div", float(np.sqrt(2.0))) or operand(scale, "Mul", float(np.sqrt(0.5)))
+            add = sole(erf.output[0])
+            if x is None or ranks.get(x) == 0:   # a scalar x would come out as [1] with [1]-shaped constants
+                return None
+            if sole(erf.input[0]) != erf or operand(add, "Add", 1.0) != erf.output[0]:
+                return None
+            m1 = sole(add.output[0])
+            if m1 is None or m1.op_type != "Mul" or len(m1.input) != 2:
+                return None
+            other = m1.input[1] if m1.input[0] == add.output[0] else m1.input[0]
+            m2 = sole(m1.output[0])
+            if near(other, 0.5):                                    # x * ((1 + erf) * 0.5)
+                if m2 is not None and m2.op_type == "Mul" and sorted(m2.input) == sorted([x, m1.output[0]]):
+                    return x, [scale, erf, add, m1, m2], m2
+            elif other == x:                                        # (x * (1 + erf)) * 0.5
+                if operand(m2, "Mul", 0.5) == m1.output[0]:
+                    return x, [scale, erf, add, m1, m2], m2
+            else:                                                   # (x * 0.5) * (1 + erf)
+                half = producers.get(other)
+                if operand(half, "Mul", 0.5) == x and sole(other) == m1:
+                    return x, [scale, half, erf, add, m1], m1
+            return None
+
+        found = next((m for m in (match(n) for n in graph.node if n.op_type == "Erf") if m), None)
+        if found is None:
+            return written
+        x, old, last = found
+        add = next(n for n in old if n.op_type == "Add")
+        dtype = consts[next(n for n in add.input if n in consts)].dtype
+        p = f"{GELU_PREFIX}{written}"
+        graph.initializer.extend(numpy_helper.from_array(np.full((1,), v, dtype=dtype), f"{p}_{k}")
+                                 for k, v in (("sqrt2", np.sqrt(2.0)), ("one", 1.0), ("half", 0.5)))
+        new = [helper.make_node("Div", [x, f"{p}_sqrt2"], [f"{p}_scaled"], name=f"{p}_Div"),
+               helper.make_node("Erf", [f"{p}_scaled"], [f"{p}_erf"], name=f"{p}_Erf"),
+               helper.make_node("Add", [f"{p}_erf", f"{p}_one"], [f"{p}_add"], name=f"{p}_Add"),
+               helper.make_node("Mul", [x, f"{p}_add"], [f"{p}_mul"], name=f"{p}_Mul"),
+               helper.make_node("Mul", [f"{p}_mul", f"{p}_half"], [last.output[0]], name=f"{p}_Mul_half")]
+        old_inputs = {name for n in old for name in n.input}
+        gone = {out for n in old for out in n.output} - {last.output[0]}
+        nodes = list(graph.node)
+        at = nodes.index(last)   # x and every input of the GELU exist before its last node
+        order = [copy.deepcopy(n) for n in nodes[:at] if n not in old] + new + \
+            [copy.deepcopy(n) for n in nodes[at:] if n not in old]
+        del graph.node[:]
+        graph.node.extend(order)
+        for value in [v for v in graph.value_info if v.name in gone]:
+            graph.value_info.remove(value)
+        used = {name for n in graph.node for name in n.input} | graph_outputs
+        for tensor in [t for t in graph.initializer if t.name in old_inputs and t.name not in used]:
+            graph.initializer.remove(tensor)   # the old constants, when nothing else reads them
+        written += 1

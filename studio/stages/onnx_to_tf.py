@@ -7,7 +7,12 @@ What this stage adds on top of the converter:
 - static shapes written into a private copy of the ONNX (the converter rewrites its input file);
 - our own image-like sample and calibration data, so nothing is downloaded;
 - TFLite files that run on LiteRT builtin ops: Flex ops are detected, one retry with onnx2tf's
-  pseudo-operator replacements removes the ones it can, and what remains is named on the artifact.
+  pseudo-operator replacements removes the ones it can, and what remains is named on the artifact;
+- exact GELUs written in the node order onnx2tf fuses into TFLite's builtin GELU (the dynamo exporter's
+  order leaves a bare Erf: FlexErf, which int8 calibration cannot run at all);
+- int8 of models with other such ops: TFLite calibrates by running the model in its interpreter, which
+  cannot run Flex ops, so onnx2tf writes no int8 file; the stage converts again with the pseudo-operators
+  that replace them, or fails naming the op.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from studio.stages.backends import (BackendFailed, BackendRequest, BackendResult
 from studio.stages.base import StageContext
 from studio.stages.flex import flex_ops, tflite_io
 from studio.stages.layouts import TfInput, converted_layout, source_layout
-from studio.stages.onnx_files import dynamic_inputs, fix_input_shapes, input_specs_by_onnx_name, save_model
+from studio.stages.onnx_files import (canonical_gelu, dynamic_inputs, fix_input_shapes, input_specs_by_onnx_name,
+                                      save_model)
 
 # Select-TF op -> the onnx2tf pseudo-operator that avoids it. onnx2tf's Python API wants these names in
 # lower case (its CLI lower-cases them; "Erf" is silently ignored). "gelu" is deliberately absent: it
@@ -68,58 +74,92 @@ class OnnxToTf:
             model = fix_input_shapes(model, shapes)
             fixed = ", ".join(f"{n}={list(shapes[n])}" for n in dynamic if n in shapes)
             ctx.log(f"fixed dynamic input shapes: {fixed}")
+        gelu_model = self._gelu_model(ctx, backend, model)
         ctx.log("input layouts for TF: " + ", ".join(f"{i.name} {i.source_layout}->{i.tf_layout} {list(i.tf_shape)}"
                                                        for i in inputs))
         runs = ctx.work_dir / f".{backend.name}-runs"
         try:
-            return self._convert_all(ctx, backend, model, inputs, variants, want_savedmodel, calib, runs)
+            return self._convert_all(ctx, backend, model, gelu_model, inputs, variants, want_savedmodel, calib, runs)
         finally:
             shutil.rmtree(runs, ignore_errors=True)
 
     # ------------------------------------------------------------ steps
 
-    def _convert_all(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, inputs: list[TfInput],
-                     variants: tuple[str, ...], want_savedmodel: bool, calib, runs: Path) -> list[Artifact]:
+    def _convert_all(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, gelu_model: Any,
+                     inputs: list[TfInput], variants: tuple[str, ...], want_savedmodel: bool, calib, runs: Path
+                     ) -> list[Artifact]:
         made = tuple(v for v in VARIANTS if v in variants or v == "float32")  # float32 proves the layout
         ctx.progress(0.1, f"converting with {backend.name} (the slow part)")
-        first = self._first_conversion(ctx, backend, model, runs, inputs, made, calib)
+        try:
+            first = self._first_conversion(ctx, backend, gelu_model or model, runs, "run1", inputs, made, calib)
+            model = gelu_model or model
+        except StageError as exc:
+            # TFLite fuses tf.nn.gelu into its GELU unless an activation it fuses into the GELU's last Mul
+            # (a ReLU after it) breaks the pattern; then it is left with tf.Erfc, which it cannot run at all.
+            if gelu_model is None or "Erfc" not in getattr(exc, "tf_ops", ()):
+                raise
+            ctx.log("TFLite could not fuse the GELUs (tf.Erfc was left); converting them as exported")
+            first = self._first_conversion(ctx, backend, model, runs, "run1-unfused", inputs, made, calib)
         ctx.progress(0.65, "checking input layouts and Select-TF ops")
         self._check_layouts(first.tflite["float32"], inputs)
         tflite = {v: first.tflite[v] for v in variants}
         flex = {v: flex_ops(p) for v, p in tflite.items()}
         notes: list[str] = []
         if any(flex.values()) and backend.pseudo_operators:
-            tflite, flex, notes = self._avoid_flex(ctx, backend, model, runs, inputs, made, calib, tflite, flex)
+            tflite, flex, notes = self._avoid_flex(ctx, backend, model, runs, inputs, made, calib, tflite, flex,
+                                                   first.pseudo_ops)
         ctx.progress(0.95, "collecting artifacts")
         artifacts = self._artifacts(ctx, first, tflite, flex, notes, inputs, want_savedmodel)
         ctx.progress(1.0, f"{len(artifacts)} artifacts written")
         return artifacts
 
-    def _first_conversion(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path,
+    def _gelu_model(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any) -> Any:
+        """A copy of the model with its exact GELUs in the form the backend fuses, or None if it has none."""
+        if not backend.fuses_gelu or not any(node.op_type == "Erf" for node in model.graph.node):
+            return None
+        rewritten = type(model)()
+        rewritten.CopyFrom(model)
+        gelus = canonical_gelu(rewritten)
+        if not gelus:
+            return None
+        ctx.log(f"{gelus} exact GELU{'s' if gelus > 1 else ''} rewritten in the node order {backend.name} fuses "
+                f"into TFLite's builtin GELU (an Erf would be a Select-TF op, which int8 calibration cannot run)")
+        return rewritten
+
+    def _first_conversion(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path, tag: str,
                           inputs: list[TfInput], made: tuple[str, ...], calib) -> BackendResult:
-        """Convert; when TFLite cannot take a TF op onnx2tf can replace (tf.Asin...), retry with the replacement."""
+        """Convert; when TFLite cannot take a TF op onnx2tf can replace (tf.Asin...), or int8 calibration
+        cannot run a Select-TF op it can replace (FlexErf...), retry with the replacements."""
         try:
-            return self._convert(ctx, backend, model, runs / "run1", inputs, made, calib, ())
+            return self._convert(ctx, backend, model, runs / tag, inputs, made, calib, ())
         except StageError as exc:
             tf_ops = getattr(exc, "tf_ops", ())
-            pseudo = pseudo_ops_for_tf_ops(tf_ops) if backend.pseudo_operators else ()
-            if not pseudo:
+            calib_flex = getattr(exc, "calibration_flex_ops", ())
+            pseudo = tuple(sorted(set(pseudo_ops_for_tf_ops(tf_ops)) | set(pseudo_ops_for(set(calib_flex)))))
+            if not backend.pseudo_operators or not pseudo:
                 raise
-            ctx.log(f"TFLite cannot express {', '.join(tf_ops)}; "
-                    f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
-        result = self._convert(ctx, backend, model, runs / "run1-pseudo", inputs, made, calib, pseudo)
+            if tf_ops:
+                ctx.log(f"TFLite cannot express {', '.join(tf_ops)}; "
+                        f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
+            if calib_flex:
+                ctx.log(f"int8 calibration cannot run Select-TF ops {', '.join(calib_flex)} (no Flex delegate in "
+                        f"the calibrator); reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
+        result = self._convert(ctx, backend, model, runs / f"{tag}-pseudo", inputs, made, calib, pseudo)
         result.notes.append(f"onnx2tf pseudo-operators {', '.join(pseudo)} replace ops TFLite cannot run")
         return result
 
     def _avoid_flex(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path, inputs: list[TfInput],
-                    made: tuple[str, ...], calib, tflite: dict[str, Path], flex: dict[str, list[str]]
-                    ) -> tuple[dict[str, Path], dict[str, list[str]], list[str]]:
-        """Reconvert once with the pseudo-operators that replace the Flex ops found; keep what is better."""
+                    made: tuple[str, ...], calib, tflite: dict[str, Path], flex: dict[str, list[str]],
+                    first: tuple[str, ...] = ()) -> tuple[dict[str, Path], dict[str, list[str]], list[str]]:
+        """Reconvert once with the pseudo-operators that replace the Flex ops found; keep what is better.
+
+        first: the pseudo-operators the first conversion already used (kept, or int8 calibration may fail).
+        """
         found = set().union(*flex.values())
-        pseudo = pseudo_ops_for(found)
-        if not pseudo:
+        if not set(pseudo_ops_for(found)) - set(first):
             ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; onnx2tf has no replacement for them")
             return tflite, flex, []
+        pseudo = tuple(sorted(set(pseudo_ops_for(found)) | set(first)))
         ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; "
                 f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
         ctx.progress(0.7, f"reconverting without {', '.join(sorted(found))}")
@@ -151,7 +191,9 @@ class OnnxToTf:
         except BackendFailed as exc:
             error = StageError(self.name, str(exc))
             error.tf_ops = exc.tf_ops   # lets the caller retry with replacements for them
+            error.calibration_flex_ops = exc.calibration_flex_ops   # int8 calibration could not run these
             raise error from None
+        result.pseudo_ops = pseudo
         ctx.log(f"{backend.name} converted in {time.perf_counter() - t0:.1f} s"
                 + (f" (pseudo-operators: {', '.join(pseudo)})" if pseudo else ""))
         return result
@@ -229,8 +271,8 @@ class OnnxToTf:
                     f"from {ctx.options.calibration}")
         else:
             data = calibration.generated(inputs, ctx.options.seed)
-            ctx.log("int8 calibration: generated data (image-like for images, seeded normal otherwise); "
-                    "give --calibration for real samples")
+            ctx.log("int8 calibration: generated data (image-like for images, seeded normal and uniform noise "
+                    "otherwise); give --calibration for real samples")
         return data
 
     def _check_layouts(self, tflite_path: Path, inputs: list[TfInput]) -> None:

@@ -246,7 +246,7 @@ def onnx_runs(sources, work_root) -> dict[str, StageRun]:
 
 TF_VARIANTS = {
     "torch_cnn": ("float32", "float16", "dynamic_int8", "int8"),
-    "torch_block": ("float32", "float16"),
+    "torch_block": ("float32", "float16", "int8"),
     "keras_cnn": ("float32",),
     "keras_two": ("float32", "dynamic_int8"),
 }

@@ -152,3 +152,117 @@ def test_unknown_operators_are_named(tmp_path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     assert unknown_operators(model) == ["Erfinv"]
     assert dynamic_inputs(model) == ["x"]
+
+
+def test_generated_calibration_for_non_image_inputs_spans_several_scales():
+    data = calibration.mixed_noise(20, (10, 32), seed=0)
+    assert data.shape == (20, 10, 32) and data.dtype == np.float32
+    assert np.array_equal(data, calibration.mixed_noise(20, (10, 32), seed=0))
+    lows, highs = data.reshape(20, -1).min(axis=1), data.reshape(20, -1).max(axis=1)
+    assert (highs > 2).sum() == 10                        # standard normal samples
+    assert ((lows >= -1) & (highs < 1) & (lows < 0)).sum() == 5   # uniform [-1, 1)
+    assert ((lows >= 0) & (highs < 1)).sum() == 5                 # uniform [0, 1)
+
+
+def gelu_graph(order: str):
+    """Exact GELU of Add(x, bias) as exporters write it, then Neg, on [2, 6] (constants rank 0)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    consts = {"sqrt2": 1.4142135381698608, "rsqrt2": 0.7071067690849304, "one": 1.0, "half": 0.5}
+    inits = [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in consts.items()]
+    inits.append(numpy_helper.from_array(np.linspace(-1, 1, 6, dtype=np.float32), "bias"))
+    make = helper.make_node
+    nodes = [make("Add", ["x", "bias"], ["xb"])]
+    if order == "dynamo":       # x * ((1 + erf(x / sqrt2)) * 0.5)
+        nodes += [make("Div", ["xb", "sqrt2"], ["d"]), make("Erf", ["d"], ["e"]), make("Add", ["e", "one"], ["a"]),
+                  make("Mul", ["half", "a"], ["h"]), make("Mul", ["xb", "h"], ["g"])]
+    elif order == "canonical":  # (x * (1 + erf(x / sqrt2))) * 0.5
+        nodes += [make("Div", ["xb", "sqrt2"], ["d"]), make("Erf", ["d"], ["e"]), make("Add", ["e", "one"], ["a"]),
+                  make("Mul", ["xb", "a"], ["m"]), make("Mul", ["m", "half"], ["g"])]
+    elif order == "half_first":  # (x * 0.5) * (1 + erf(x * 1/sqrt2))
+        nodes += [make("Mul", ["xb", "rsqrt2"], ["d"]), make("Erf", ["d"], ["e"]), make("Add", ["one", "e"], ["a"]),
+                  make("Mul", ["xb", "half"], ["h"]), make("Mul", ["h", "a"], ["g"])]
+    else:                       # not a GELU: erf(x / sqrt2) + 1 is also an output
+        nodes += [make("Div", ["xb", "sqrt2"], ["d"]), make("Erf", ["d"], ["e"]), make("Add", ["e", "one"], ["a"]),
+                  make("Mul", ["xb", "a"], ["m"]), make("Mul", ["m", "half"], ["g"])]
+    nodes.append(make("Neg", ["g"], ["y"]))
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 6])]
+    if order == "shared":
+        outputs.append(helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 6]))
+    graph = helper.make_graph(nodes, order, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])], outputs,
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return model
+
+
+@pytest.mark.parametrize("order", ["dynamo", "canonical", "half_first"])
+def test_exact_gelus_are_rewritten_in_the_order_onnx2tf_fuses_and_compute_the_same(order):
+    import onnx
+    import onnxruntime as ort
+
+    from studio.stages.onnx_files import canonical_gelu
+
+    model = gelu_graph(order)
+    x = {"x": np.random.default_rng(0).standard_normal((2, 6)).astype(np.float32) * 3}
+    (before,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, x)
+    assert canonical_gelu(model) == 1 and canonical_gelu(model) == 0   # done once
+    onnx.checker.check_model(model, full_check=True)
+    assert [n.op_type for n in model.graph.node] == ["Add", "Div", "Erf", "Add", "Mul", "Mul", "Neg"]
+    div, _, add, mul, half = list(model.graph.node)[1:6]
+    consts = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert div.input[0] == mul.input[0] == "xb" and mul.input[1] == add.output[0] and half.input[0] == mul.output[0]
+    assert {n: consts[n].shape for n in (div.input[1], add.input[1], half.input[1])} == {
+        div.input[1]: (1,), add.input[1]: (1,), half.input[1]: (1,)}   # rank 0 escapes onnx2tf's match
+    unused = {"sqrt2"} if order == "half_first" else {"rsqrt2"}   # never read by this graph: left as it was
+    assert set(consts) == {"bias", div.input[1], add.input[1], half.input[1]} | unused   # old constants gone
+    (after,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, x)
+    assert np.abs(after - before).max() <= 1e-6
+
+
+def test_an_erf_whose_parts_are_used_elsewhere_is_left_alone():
+    from studio.stages.onnx_files import canonical_gelu
+
+    model = gelu_graph("shared")
+    before = model.SerializeToString()
+    assert canonical_gelu(model) == 0 and model.SerializeToString() == before
+
+
+ONNX2TF_LOG = """\
+Traceback (most recent call last):
+FileNotFoundError: [Errno 2] No such file or directory: 'onnxsim'
+
+\x1b[33mWARNING:\x1b[0m Failed to optimize the onnx file.
+Float32 tflite output complete!
+Traceback (most recent call last):
+  File "onnx2tf.py", line 1825, in convert
+    raise error from None  # Re-throws the exception.
+RuntimeError: Select TensorFlow op(s), included in the given model, is(are) not supported by this interpreter. \
+Make sure you apply/link the Flex delegate before inference. See instructions: https://www.tensorflow.org/lite/\
+guide/ops_selectNode number 45 (FlexErf) failed to prepare.
+
+\x1b[33mWARNING:\x1b[0m Full INT8 Quantization tflite output failed.
+Traceback (most recent call last):
+RuntimeError: Select TensorFlow op(s) ... Node number 45 (FlexErf) failed to prepare.
+\x1b[33mWARNING:\x1b[0m INT8 Quantization with int16 activations tflite output failed.
+"""
+
+
+def test_why_onnx2tf_wrote_no_int8_file_is_read_from_the_warning_it_printed(tmp_path):
+    from studio.stages.backends import _missing_variant
+    from studio.stages.capture import cause_before_warning, cause_from_log
+
+    log = tmp_path / "converter.log"
+    log.write_text(ONNX2TF_LOG)
+    assert cause_before_warning(log, "Failed to optimize the onnx file.").startswith("FileNotFoundError")
+    assert cause_before_warning(log, "Full INT8 Quantization tflite output failed.").endswith(
+        "Node number 45 (FlexErf) failed to prepare.")
+    assert cause_before_warning(log, "Dynamic Range Quantization tflite output failed.") is None
+    failure = _missing_variant("int8", log)
+    assert failure.calibration_flex_ops == ("FlexErf",)
+    assert str(failure).startswith("onnx2tf wrote no int8 TFLite: calibration runs the model in the TFLite "
+                                   "interpreter, which cannot run Select-TF op FlexErf (RuntimeError: Select")
+    # a variant onnx2tf gave no reason for still says where to look; caught-and-survived tracebacks are no cause
+    assert str(_missing_variant("dynamic_int8", log)) == "onnx2tf wrote no dynamic_int8 TFLite: its log gives no reason"
+    log.write_text(ONNX2TF_LOG.split("Float32")[0])
+    assert cause_from_log(log, "fallback") == "fallback"

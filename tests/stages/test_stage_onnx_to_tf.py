@@ -113,11 +113,50 @@ def test_quantized_variants_run_and_stay_close(sources, onnx_runs, tf_runs):
     assert any("int8 calibration: generated data" in line for line in run.logs)
 
 
-def test_exact_gelu_needs_no_flex_ops_after_the_retry(tf_runs):
+def tflite_ops(path: str) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    return [op["op_name"] for op in interpreter._get_ops_details()]
+
+
+def test_exact_gelu_becomes_tflites_builtin_gelu_in_one_conversion(tf_runs):
+    """The dynamo exporter's GELU order is rewritten into the one onnx2tf fuses: no Erf, no FlexErf, no retry."""
     run = tf_runs["torch_block"]
     assert all(a.flex_ops == [] for a in run.artifacts)
-    assert any("FlexErf" in line and "replace_to_pseudo_operators=['erf']" in line for line in run.logs)
-    assert any("FlexErf avoided" in note for note in run.one("tflite").notes)
+    assert any("1 exact GELU rewritten" in line for line in run.logs)
+    assert not any("replace_to_pseudo_operators" in line for line in run.logs)
+    for variant in ("float32", "int8"):
+        ops = tflite_ops(run.one("tflite", variant).path)
+        assert "GELU" in ops and "Erf" not in " ".join(ops)
+
+
+def test_int8_of_the_transformer_block_runs_in_litert_with_int8_tensors(sources, tf_runs):
+    """Full-integer int8 of a token ([1, 10, 32], not an image) input: calibrated on generated data, int8
+    weights and activations inside, float32 I/O, and close to the torch model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, run = sources["torch_block"], tf_runs["torch_block"]
+    artifact = run.one("tflite", "int8")
+    assert artifact.input_layout == {"tokens": OTHER} and artifact.flex_ops == []
+    assert any("int8 calibration: generated data" in line for line in run.logs)
+    interpreter = Interpreter(model_path=artifact.path)
+    interpreter.allocate_tensors()
+    assert [(tuple(d["shape"]), d["dtype"]) for d in interpreter.get_input_details()] == [((1, 10, 32), np.float32)]
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    quantized = {}
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in ("FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX", "GELU"):
+            quantized.setdefault(op["op_name"], []).extend(tensors[i]["dtype"] for i in op["inputs"][:2] if i >= 0)
+    assert set(quantized) == {"FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX", "GELU"}
+    assert all(dtype == np.int8 for dtypes in quantized.values() for dtype in dtypes), quantized
+    feeds = model.feeds(seed=8)
+    (expected,) = model.reference(feeds)
+    (got,) = run_tflite(artifact.path, feeds)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    cosine = float(np.dot(got.ravel(), expected.ravel()) / (np.linalg.norm(got) * np.linalg.norm(expected)))
+    assert cosine >= 0.98 and np.abs(got - expected).max() <= 0.5, (cosine, np.abs(got - expected).max())
 
 
 def test_no_network_access_was_attempted(tf_runs):
@@ -317,3 +356,76 @@ def test_onnx2tf_calling_sys_exit_becomes_a_stage_error_with_its_message(work_ro
     with pytest.raises(StageError, match="CUDA must be available") as err:
         run_stage("onnx->tf", model, work_root / "groupnorm-tf")
     assert "\n" not in str(err.value)
+
+
+# ---------------------------------------------------------------- int8 and Select-TF ops
+
+def test_int8_calibration_that_cannot_run_a_flex_op_is_retried_with_its_replacement(work_root):
+    """A bare Erf is FlexErf; TFLite's int8 calibration cannot run it, so onnx2tf writes no int8 file at
+    first. The stage reads why from onnx2tf's log and converts again with the 'erf' pseudo-operator."""
+    from .conftest import run_stage
+
+    model = unary_model(work_root, "Erf")
+    run = run_stage("onnx->tf", model, work_root / "erf-int8-tf", targets=("tflite",), variants=("float32", "int8"))
+    assert [(a.variant, a.flex_ops) for a in run.artifacts] == [("float32", []), ("int8", [])]
+    assert any("int8 calibration cannot run Select-TF ops FlexErf" in line
+               and "replace_to_pseudo_operators=['erf']" in line for line in run.logs)
+    feeds = model.feeds()
+    (expected,) = run_onnx(str(model.source.path), feeds)
+    (got,) = run_tflite(run.one("tflite").path, feeds)
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_no_int8_file_is_a_stage_error_with_onnx2tfs_own_reason(work_root):
+    """Cosh is FlexCosh and has no replacement: int8 calibration cannot run it and the error says so."""
+    from studio.errors import StageError
+
+    from .conftest import run_stage
+
+    with pytest.raises(StageError) as err:
+        run_stage("onnx->tf", unary_model(work_root, "Cosh"), work_root / "cosh-int8-tf", targets=("tflite",),
+                  variants=("float32", "int8"))
+    message = str(err.value)
+    assert "onnx2tf wrote no int8 TFLite" in message and "FlexCosh" in message, message
+    assert "not supported by this interpreter" in message and "no reason given" not in message
+    assert "\n" not in message
+
+
+def gelu_relu_onnx(path: Path) -> Path:
+    """Add -> exact GELU in the dynamo exporter's order -> Relu on [1, 10, 16]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    consts = [numpy_helper.from_array(np.array(v, np.float32), n)
+              for n, v in (("sqrt2", 1.4142135381698608), ("one", 1.0), ("half", 0.5))]
+    consts.append(numpy_helper.from_array(np.linspace(-1, 1, 16, dtype=np.float32), "bias"))
+    nodes = [helper.make_node("Add", ["x", "bias"], ["xb"]), helper.make_node("Div", ["xb", "sqrt2"], ["d"]),
+             helper.make_node("Erf", ["d"], ["e"]), helper.make_node("Add", ["e", "one"], ["a"]),
+             helper.make_node("Mul", ["half", "a"], ["h"]), helper.make_node("Mul", ["xb", "h"], ["g"]),
+             helper.make_node("Relu", ["g"], ["y"])]
+    graph = helper.make_graph(nodes, "gelu_relu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10, 16])], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_gelu_tflite_cannot_fuse_is_converted_as_exported(work_root):
+    """A ReLU after the GELU breaks TFLite's GELU fusion (tf.Erfc is left, which it cannot run): the stage
+    falls back to the GELU as exported, whose FlexErf the 'erf' pseudo-operator then replaces."""
+    from studio.formats import Format, Source
+    from studio.signature import Signature, TensorSpec
+
+    from .conftest import Model, run_stage
+
+    path = gelu_relu_onnx(work_root / "gelu_relu.onnx")
+    model = Model(Source(path, Format.ONNX), Signature((TensorSpec("x", "float32", (1, 10, 16)),)), None)
+    run = run_stage("onnx->tf", model, work_root / "gelu-relu-tf", targets=("tflite",), variants=("float32",))
+    (artifact,) = run.artifacts
+    assert artifact.flex_ops == []
+    assert any("could not fuse the GELUs" in line for line in run.logs)
+    feeds = {"x": np.random.default_rng(0).standard_normal((1, 10, 16)).astype(np.float32)}
+    (expected,) = run_onnx(str(path), feeds)
+    (got,) = run_tflite(artifact.path, feeds)
+    assert np.abs(got - expected).max() <= 1e-4
