@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 
+from models import keras_cnn, torch_transformer_block
 from studio.artifacts import Artifact
 from studio.formats import Format, Source
 from studio.signature import NCHW, NHWC, OTHER, Signature, TensorSpec
@@ -80,41 +81,6 @@ def torch_cnn():
     return model
 
 
-def torch_block():
-    """LayerNorm, multi-head attention, exact GELU (exports as Erf) on [1, 10, 32] tokens."""
-    import torch
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, dim: int = 32, heads: int = 4):
-            super().__init__()
-            self.norm1 = nn.LayerNorm(dim)
-            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
-            self.norm2 = nn.LayerNorm(dim)
-            self.mlp = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
-
-        def forward(self, tokens):
-            h = self.norm1(tokens)
-            tokens = tokens + self.attn(h, h, h, need_weights=False)[0]
-            return tokens + self.mlp(self.norm2(tokens))
-
-    torch.manual_seed(0)
-    return Block().eval()
-
-
-def keras_cnn():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    image = keras.Input((32, 32, 3), name="image")
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(image)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(image, keras.layers.Dense(10, name="scores")(x))
-
-
 def keras_two():
     """Two inputs (an NHWC image and [8, 4] tokens) and two outputs."""
     import keras
@@ -168,7 +134,7 @@ def sources(tmp_path_factory) -> dict[str, Model]:
     import torch
 
     root = tmp_path_factory.mktemp("stage_models")
-    cnn, block = torch_cnn(), torch_block()
+    cnn, (block, _) = torch_cnn(), torch_transformer_block()
     image, tokens = torch.rand(1, 3, 32, 32), torch.randn(1, 10, 32)
     torch.jit.save(torch.jit.trace(cnn, (image,)), root / "cnn.pt")
     torch.export.save(torch.export.export(block, (tokens,)), root / "block.pt2")
