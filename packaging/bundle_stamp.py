@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INPUTS = ["studio", "resources", "packaging/studio.spec", "packaging/launch_studio.py", "packaging/stubs", "packaging/install.sh",
+INPUTS = ["studio", "resources", "packaging/studio.spec", "packaging/launch_studio.py", "packaging/elf_fatbin.py", "packaging/stubs", "packaging/install.sh",
           "packaging/uninstall.sh", "pyproject.toml", "requirements.lock"]
 
 

@@ -1,6 +1,13 @@
 # The PyInstaller entry script: studio/frozen.py's main(), started from outside the package.
 # (Pointing PyInstaller at studio/frozen.py directly would put studio/ itself on the analysis path, and
 # studio/inspect.py would then shadow the standard library's `inspect` module in the bundle.)
-from studio.frozen import main
+import os
+
+# The bundle is CPU-only: its TensorFlow has no CUDA kernels left (packaging/elf_fatbin.py cuts them out), so
+# TensorFlow must never place an op on a GPU, even on a machine with a system-wide CUDA runtime. No visible
+# device means no GPU device and no kernel launch. The worker processes inherit it.
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+from studio.frozen import main  # noqa: E402
 
 raise SystemExit(main())

@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
         for name, d in r["excluded"].items():
             print(f"  {name:<55} {d['bytes'] / 1e6:8.1f} MB  ({d['files']} files)")
         print(f"  {'symbol tables (strip --strip-unneeded)':<55} {r['strip_saved_bytes'] / 1e6:8.1f} MB")
+        print(f"  {'TensorFlow CUDA kernels (.nv_fatbin, elf_fatbin.py)':<55} "
+              f"{r.get('fatbin_saved_bytes', 0) / 1e6:8.1f} MB")
     return 0
 
 

@@ -21,9 +21,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 APP = "ModelConversionStudio"
 NAME = "model-conversion-studio"
-# The issue's target is "<= 2 GB" against a 2.4 GB reference; we read both as `du -h` figures (GiB). Measured
-# here: 2.13e9 bytes = 1.98 GiB (packaging/README.md has the breakdown).
-MAX_BUNDLE_BYTES = 2 * 2**30
+# The issue's target is "<= 2 GB" against a 2.4 GB reference: met in decimal bytes, the stricter reading.
+# Measured here: 1.85e9 bytes (packaging/README.md has the breakdown).
+MAX_BUNDLE_BYTES = 2_000_000_000
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(3600)]
 
@@ -87,8 +87,32 @@ def test_bundle_layout_and_size(bundle):
     assert not (internal / "torch" / "test").exists() and not (internal / "tensorflow" / "include").exists()
     assert not list(internal.glob("nvidia*"))
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
-    print(f"\nbundle: {size / 1e9:.2f} GB ({size / 2**30:.2f} GiB)")
-    assert size <= MAX_BUNDLE_BYTES, f"bundle is {size / 2**30:.2f} GiB, the target is 2 GiB"
+    print(f"\nbundle: {size} bytes = {size / 1e9:.3f} GB ({size / 2**30:.2f} GiB)")
+    assert size <= MAX_BUNDLE_BYTES, f"bundle is {size / 1e9:.3f} GB, the target is 2.000 GB"
+
+
+def test_tensorflow_cuda_kernels_are_cut(bundle):
+    """packaging/elf_fatbin.py: .nv_fatbin left as a NOBITS section, the rest of the layout consistent."""
+    sys.path.insert(0, str(ROOT / "packaging"))
+    try:
+        from elf_fatbin import EHDR, PHDR, SHDR, SHT_NOBITS
+    finally:
+        sys.path.pop(0)
+    for rel in ("tensorflow/libtensorflow_cc.so.2", "tensorflow/libtensorflow_framework.so.2"):
+        lib = bundle / "_internal" / rel
+        data = lib.read_bytes()
+        head = EHDR.unpack_from(data)
+        phoff, shoff, phnum, shnum, shstrndx = head[5], head[6], head[10], head[12], head[13]
+        shdrs = [SHDR.unpack_from(data, shoff + i * SHDR.size) for i in range(shnum)]
+        names = data[shdrs[shstrndx][4]:shdrs[shstrndx][4] + shdrs[shstrndx][5]]
+        by_name = {names[sh[0]:names.index(b"\0", sh[0])].decode(): sh for sh in shdrs}
+        assert by_name[".nv_fatbin"][1] == SHT_NOBITS, rel
+        for p in (PHDR.unpack_from(data, phoff + i * PHDR.size) for i in range(phnum)):
+            if p[0] == 1:    # PT_LOAD: inside the file, and vaddr == offset (mod align)
+                assert p[2] + p[5] <= len(data) and (p[3] - p[2]) % p[7] == 0, (rel, p)
+        for name, sh in by_name.items():
+            if sh[1] != SHT_NOBITS and name:
+                assert sh[4] + sh[5] <= len(data), (rel, name)
 
 
 def test_version(bundle):
