@@ -21,7 +21,7 @@ from studio.formats import Format, Source
 from studio.jobs.protocol import (ARTIFACT, COMPARISON, JOB_STARTED, LOG, PROGRESS, RESULT, STAGE_FINISHED,
                                   STAGE_STARTED, CompareRequest, ConvertRequest, Event)
 from studio.report import ReportBuilder, write_json_atomic
-from studio.signature import Signature, TensorSpec, resolve_shapes
+from studio.signature import Signature, resolve_shapes
 
 Emit = Callable[[Event], None]
 
@@ -65,16 +65,20 @@ class Job:
         self.emit(STAGE_STARTED, name=name)
         self.progress(0.0, name)
         t0 = time.perf_counter()
+
+        def finished(error: str | None) -> None:
+            self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=error is None,
+                      error=error)
+
         try:
             yield
-        except StudioError as exc:
-            self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=False, error=str(exc))
-            raise
         except Exception as exc:
-            self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=False,
-                      error=one_line(exc))
-            raise StageError(name, one_line(exc)) from exc
-        self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=True, error=None)
+            error = str(exc) if isinstance(exc, StudioError) else one_line(exc)
+            finished(error)
+            if isinstance(exc, StudioError):
+                raise
+            raise StageError(name, error) from exc
+        finished(None)
         self.step += 1
 
 
@@ -92,7 +96,7 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     final_dir = staging / "out"
     final_dir.mkdir(parents=True, exist_ok=True)
     stages = plan(source.format, tuple(req.targets))
-    job = Job(emit, total_steps=2 + len(stages) + (1 if req.targets else 0))
+    job = Job(emit, total_steps=len(stages) + 2)   # load source, the stages, compare outputs
     job.emit(JOB_STARTED, kind="convert", source=source.to_dict(), plan=[s.name for s in stages],
              request={k: v for k, v in vars(req).items() if k != "staging_dir"})
 
@@ -121,15 +125,16 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
             if artifact.kind == "onnx":
                 input_path = Path(artifact.path)   # the next stage reads it where it is now
     for artifact in artifacts:
-        job.emit(ARTIFACT, **_final_view(artifact, final_dir, out))
+        job.emit(ARTIFACT, **{**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)})
 
     passed = _compare_all(job, req, source, reference, signature, artifacts, final_dir, out)
     report = job.report.to_dict()
     report["exit_code"] = 0 if passed else 1
-    write_json_atomic(final_dir / "report.json", _final_paths(report, final_dir, out))
+    report = _final_paths(report, final_dir, out)
+    write_json_atomic(final_dir / "report.json", report)
     _move_into_place(final_dir, out, req.force)
     if req.report_path:
-        write_json_atomic(req.report_path, _final_paths(report, final_dir, out))
+        write_json_atomic(req.report_path, report)
     shutil.rmtree(staging, ignore_errors=True)
     job.step = job.total_steps - 1
     job.progress(1.0, "done")
@@ -156,19 +161,24 @@ def _stage_into(artifact: Artifact, final_dir: Path) -> Artifact:
     # An ONNX file over 2 GB keeps its weights beside it (model.onnx.data): they travel together.
     companions = [p for p in (src.with_name(src.name + ".data"), src.with_suffix(".data")) if p.is_file()]
     for path in [src, *companions]:
-        target = final_dir / path.name
-        if target.exists():
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-        shutil.move(str(path), target)
+        _replace(path, final_dir / path.name)
     artifact.path = str(dst)
     artifact.bytes = path_bytes(dst) + sum(path_bytes(final_dir / p.name) for p in companions)
     return artifact
 
 
-def _final_view(artifact: Artifact, final_dir: Path, out: Path) -> dict:
-    d = artifact.to_dict()
-    d["path"] = str(out / Path(artifact.path).relative_to(final_dir))
-    return d
+def _replace(src: Path, target: Path) -> None:
+    """Move src to target, replacing a file or folder already there."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    shutil.move(str(src), target)
+
+
+def _final_path(staged: str, final_dir: Path, out: Path) -> str:
+    """Where a staged file will be once the job's output is moved into place."""
+    return str(out / Path(staged).relative_to(final_dir))
 
 
 def _final_paths(report: dict, final_dir: Path, out: Path) -> dict:
@@ -185,12 +195,7 @@ def _move_into_place(final_dir: Path, out: Path, force: bool) -> None:
         return
     check_out_dir(out, force)
     for entry in final_dir.iterdir():
-        target = out / entry.name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        os.replace(entry, target)
+        _replace(entry, out / entry.name)
 
 
 # ---------------------------------------------------------------- comparison
@@ -221,33 +226,44 @@ def _compare_all(job: Job, req: ConvertRequest, source: Source, reference, signa
         return True
     all_passed = True
     with job.stage("compare outputs"):
-        feeds = _make_inputs(signature, req.inputs_path, req.input_range, req.seed)
-        job.emit(RESULT, inputs=_describe_inputs(feeds, req.inputs_path, req.seed))
-        ref_out = reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
+        feeds, ref_out = _reference_outputs(job, req, signature, reference)
         for i, artifact in enumerate(artifacts):
-            label = str(out / Path(artifact.path).relative_to(final_dir))
+            label = _final_path(artifact.path, final_dir, out)
             job.progress(i / len(artifacts), f"comparing {artifact.label}")
             tolerance = tolerance_for(artifact.variant if artifact.kind == "tflite" else "float32", req.atol, req.rtol)
+            cand_out: dict = {}
             if artifact.flex_ops:
-                result = ComparisonResult(reference=source.spec, candidate=label, variant=artifact.variant,
-                                          passed=False, outputs=[], tolerance=tolerance,
-                                          error=f"not verified: needs the Flex delegate for {', '.join(artifact.flex_ops)}")
+                result = ComparisonResult.failed(source.spec, label, artifact.variant, tolerance,
+                                                 f"not verified: needs the Flex delegate for {', '.join(artifact.flex_ops)}")
             else:
                 try:
                     runtime = open_runtime(Path(artifact.path))
                     cand_out = runtime.run(adapt_feeds(feeds, signature.inputs, runtime.signature, artifact.input_layout))
-                    result = compare_outputs(ref_out, cand_out, tolerance)
+                    result = compare_outputs(ref_out, cand_out, tolerance, reference_label=source.spec,
+                                             candidate_label=label, variant=artifact.variant)
                 except StudioError as exc:
-                    result = ComparisonResult(reference=source.spec, candidate=label, variant=artifact.variant,
-                                              passed=False, outputs=[], tolerance=tolerance, error=str(exc))
-                result.reference, result.candidate, result.variant = source.spec, label, artifact.variant
-            d = result.to_dict()
-            d["kind"] = artifact.kind
-            if req.samples_dir and result.outputs:
-                d["samples"] = save_samples(Path(req.samples_dir) / f"{i}", ref_out, cand_out, result)
-            job.emit(COMPARISON, **d)
+                    result = ComparisonResult.failed(source.spec, label, artifact.variant, tolerance, str(exc))
+            samples_dir = Path(req.samples_dir) / str(i) if req.samples_dir else None
+            _emit_comparison(job, result, artifact.kind, samples_dir, ref_out, cand_out)
             all_passed &= result.passed
     return all_passed
+
+
+def _reference_outputs(job: Job, req, signature: Signature, reference) -> tuple[dict, dict]:
+    """The inputs every model gets (recorded in the report) and the reference model's outputs on them."""
+    from studio.inputs import adapt_feeds
+
+    feeds = _make_inputs(signature, req.inputs_path, req.input_range, req.seed)
+    job.emit(RESULT, inputs=_describe_inputs(feeds, req.inputs_path, req.seed))
+    return feeds, reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
+
+
+def _emit_comparison(job: Job, result, kind: str, samples_dir: Path | None, ref_out: dict, cand_out: dict) -> None:
+    d = result.to_dict()
+    d["kind"] = kind
+    if samples_dir and result.outputs:
+        d["samples"] = save_samples(samples_dir, ref_out, cand_out, result)
+    job.emit(COMPARISON, **d)
 
 
 def run_compare(req: CompareRequest, emit: Emit) -> int:
@@ -263,18 +279,13 @@ def run_compare(req: CompareRequest, emit: Emit) -> int:
         candidate = open_runtime(candidate_src)
         signature = _resolved_signature(reference_src, reference.signature, req.input_shapes)
     with job.stage("compare outputs"):
-        feeds = _make_inputs(signature, req.inputs_path, req.input_range, req.seed)
-        job.emit(RESULT, inputs=_describe_inputs(feeds, req.inputs_path, req.seed))
-        ref_out = reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
+        feeds, ref_out = _reference_outputs(job, req, signature, reference)
         cand_out = candidate.run(adapt_feeds(feeds, signature.inputs, candidate.signature, {}))
         variant = req.variant or guess_variant(candidate_src.path.name)
-        result = compare_outputs(ref_out, cand_out, tolerance_for(variant, req.atol, req.rtol))
-        result.reference, result.candidate, result.variant = reference_src.spec, candidate_src.spec, variant
-        d = result.to_dict()
-        d["kind"] = candidate_src.format.value
-        if req.samples_dir and result.outputs:
-            d["samples"] = save_samples(Path(req.samples_dir), ref_out, cand_out, result)
-        job.emit(COMPARISON, **d)
+        result = compare_outputs(ref_out, cand_out, tolerance_for(variant, req.atol, req.rtol),
+                                 reference_label=reference_src.spec, candidate_label=candidate_src.spec, variant=variant)
+        samples_dir = Path(req.samples_dir) if req.samples_dir else None
+        _emit_comparison(job, result, candidate_src.format.value, samples_dir, ref_out, cand_out)
     return 0 if result.passed else 1
 
 
