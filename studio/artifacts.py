@@ -17,6 +17,16 @@ def path_bytes(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
+def human_bytes(n: int) -> str:
+    """Sizes as file managers show them: "512 B", "23.5 KB", "1.7 GB" (powers of 1024)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
 @dataclass
 class Artifact:
     kind: str                      # onnx | savedmodel | tflite

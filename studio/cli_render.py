@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from studio.artifacts import human_bytes
 from studio.jobs.protocol import FAILED, LOG, PROGRESS, STAGE_FINISHED, STAGE_STARTED, Event
 
 err = Console(stderr=True, highlight=False)
@@ -58,55 +60,33 @@ class ProgressPrinter:
             err.print("[yellow]cancelled[/]: no output was written")
 
 
-def _num(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000 or abs(value) < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.4g}"
-
-
 def print_comparisons(comparisons: list[dict]) -> None:
-    """One row per artifact and output: the side-by-side verdict of the conversion."""
+    """One row per artifact and output: the side-by-side verdict of the conversion, then why rows failed."""
+    from studio.compare import ComparisonResult, failure_lines, format_table
+
+    results = [ComparisonResult.from_dict(c) for c in comparisons]
+    for result in results:
+        result.candidate = Path(result.candidate).name
+    header, *rows = format_table(results)
     table = Table(title="Output diff: source vs each artifact", title_justify="left")
-    for col in ("artifact", "output", "shape", "max abs", "mean abs", "rmse", "max rel", "cosine", "snr dB", "top-1",
-                "verdict"):
-        table.add_column(col, justify="left" if col in ("artifact", "output", "shape", "verdict") else "right",
-                         no_wrap=col in ("shape",))
-    for comp in comparisons:
-        name = Path(comp.get("candidate", "?")).name
-        verdict = "[green]PASS[/]" if comp.get("passed") else "[red]FAIL[/]"
-        if not comp.get("outputs"):
-            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", "-", "-", f"{verdict} {comp.get('error') or ''}")
-            continue
-        for o in comp["outputs"]:
-            ok = "[green]PASS[/]" if o.get("passed") else f"[red]FAIL[/] {o.get('reason') or ''}"
-            table.add_row(name, str(o.get("name")), "x".join(str(d) for d in o.get("shape", [])), _num(o.get("max_abs")),
-                          _num(o.get("mean_abs")), _num(o.get("rmse")), _num(o.get("max_rel")), _num(o.get("cosine")),
-                          _num(o.get("snr_db")), _num(o.get("top1")), ok)
+    for col in header:
+        table.add_column(col.replace("_", " "), justify="left" if col in ("artifact", "output", "verdict") else "right")
+    for row in rows:
+        verdict = row[-1]
+        table.add_row(*row[:-1], f"[green]{verdict}[/]" if verdict == "PASS" else f"[red]{verdict}[/]")
     out.print(table)
-    tol = {c.get("variant"): c.get("tolerance") for c in comparisons if c.get("tolerance")}
-    for variant, t in tol.items():
-        out.print(f"  tolerance {variant}: " + ", ".join(f"{k}={v}" for k, v in t.items() if v is not None))
+    for line in failure_lines(results):
+        out.print(f"  [red]FAIL[/] {escape(line)}", highlight=False)
+    tolerances = {r.variant: r.tolerance.describe() for r in results}
+    for variant, text in tolerances.items():
+        out.print(f"  tolerance {variant}: {text}", markup=False)
 
 
 def print_artifacts(artifacts: list[dict], report_path: str | None) -> None:
     for a in artifacts:
         layout = ", ".join(f"{k}:{v}" for k, v in (a.get("input_layout") or {}).items())
         flex = f"  needs Flex delegate: {', '.join(a['flex_ops'])}" if a.get("flex_ops") else ""
-        out.print(f"  {a['kind']:<10} {a['variant']:<12} {_size(a.get('bytes', 0)):>9}  {a['path']}  [{layout}]{flex}",
+        out.print(f"  {a['kind']:<10} {a['variant']:<12} {human_bytes(a.get('bytes', 0)):>9}  {a['path']}  [{layout}]{flex}",
                   markup=False, highlight=False)
     if report_path:
         out.print(f"  report: {report_path}", markup=False)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.artifacts import path_bytes
+from studio.artifacts import human_bytes, path_bytes
 from studio.errors import StudioError, one_line
 from studio.formats import Format, Source
 from studio.runtimes.base import natural_key
@@ -246,15 +246,6 @@ READERS: dict[Format, Callable[[Source], Reading]] = {
 
 
 # ---------------------------------------------------------------- text
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
 
 def _shape_text(shape: list) -> str:
     if not shape:

@@ -13,7 +13,8 @@ import pytest
 from studio.artifacts import path_bytes
 from studio.errors import StudioError
 from studio.formats import Format, Source, detect
-from studio.inspect import format_summary, human_bytes, inspect_model
+from studio.artifacts import human_bytes
+from studio.inspect import format_summary, inspect_model
 from studio.signature import NCHW, NHWC
 
 

@@ -8,19 +8,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QStyle, QTreeWidget, QTreeWidgetItem
 
+from studio.artifacts import human_bytes
+
 ROLE_KEY = Qt.ItemDataRole.UserRole          # source key on every item
 ROLE_ARTIFACT = Qt.ItemDataRole.UserRole + 1  # artifact dict on artifact items
 
 
 def human_size(n: int | None) -> str:
-    if not n:
-        return ""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""
+    return human_bytes(n) if n else ""
 
 
 def artifact_label(artifact: dict) -> str:
