@@ -9,41 +9,17 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from pathlib import Path
 
 from studio import __version__
 from studio.errors import StudioError
+from studio.resources import sample_model_path
 
 APP_NAME = "Model Conversion Studio"
 ORG_NAME = "Model Conversion Studio"
 ORG_DOMAIN = "model-conversion-studio.org"
 DESKTOP_FILE = "model-conversion-studio"
-# The sample the studio opens when given nothing: the first of these kinds found in resources/samples.
-SAMPLE_PREFERENCE = (".pt2", ".onnx", ".tflite", ".keras", ".h5", ".pt")
-
-
 class NoDisplay(StudioError):
     """No screen to draw on: the caller can fall back to the headless CLI."""
-
-
-def samples_dir() -> Path:
-    """resources/samples in a checkout; beside the executable's data in a frozen (PyInstaller) app."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    if frozen_root:
-        return Path(frozen_root) / "resources" / "samples"
-    return Path(__file__).resolve().parents[2] / "resources" / "samples"
-
-
-def sample_model_path() -> str | None:
-    """The bundled sample model (a .pt2 first), or None when there is none."""
-    folder = samples_dir()
-    if not folder.is_dir():
-        return None
-    found = [p for p in folder.iterdir() if p.suffix in SAMPLE_PREFERENCE and p.is_file()]
-    if not found:
-        return None
-    found.sort(key=lambda p: (SAMPLE_PREFERENCE.index(p.suffix), p.name))
-    return str(found[0])
 
 
 def display_problem() -> str | None:
@@ -132,6 +108,7 @@ def run_gui(source: str | None = None) -> int:
     if problem:
         raise NoDisplay(problem)
     app = ensure_app()
-    window = create_main_window(source or sample_model_path())
+    sample = sample_model_path()
+    window = create_main_window(source or (str(sample) if sample.is_file() else None))
     install_excepthook(window)
     return app.exec()

@@ -245,23 +245,13 @@ class ConvertPanel(QScrollArea):
 
         targets_box = QGroupBox("&Targets")
         row = QHBoxLayout(targets_box)
-        self.target_boxes: dict[str, QCheckBox] = {}
-        for key, label in TARGETS:
-            box = QCheckBox(label)
-            box.toggled.connect(self._on_changed)
-            row.addWidget(box)
-            self.target_boxes[key] = box
+        self.target_boxes = self._checkboxes(TARGETS, row)
         row.addStretch(1)
         layout.addWidget(targets_box)
 
         self.variants_box = QGroupBox("TFLite &variants")
         grid = QVBoxLayout(self.variants_box)
-        self.variant_boxes: dict[str, QCheckBox] = {}
-        for key, label in VARIANTS:
-            box = QCheckBox(label)
-            box.toggled.connect(self._on_changed)
-            grid.addWidget(box)
-            self.variant_boxes[key] = box
+        self.variant_boxes = self._checkboxes(VARIANTS, grid)
         self.calibration = PathField("calibration .npy/.npz or image folder (optional)",
                                      [("File…", self._pick_calibration_file), ("Folder…", self._pick_calibration_dir)])
         self.calibration.changed.connect(self._on_changed)
@@ -426,6 +416,15 @@ class ConvertPanel(QScrollArea):
 
     def is_ready(self) -> bool:
         return not self.problems()
+
+    def _checkboxes(self, items, layout) -> dict[str, QCheckBox]:
+        """One checkbox per (key, label), added to layout; any toggle refreshes the panel."""
+        boxes = {}
+        for key, label in items:
+            boxes[key] = box = QCheckBox(label)
+            box.toggled.connect(self._on_changed)
+            layout.addWidget(box)
+        return boxes
 
     def _on_changed(self, *_) -> None:
         self._refresh()
