@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 
-from models import keras_cnn, torch_transformer_block
+from models import keras_cnn, torch_cnn, torch_transformer_block
 from studio.artifacts import Artifact
 from studio.formats import Format, Source
 from studio.signature import NCHW, NHWC, OTHER, Signature, TensorSpec
@@ -52,34 +52,6 @@ def no_network() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- tiny models
-
-def torch_cnn():
-    """Conv, batchnorm, residual, pooling, linear on a [1, 3, 32, 32] image."""
-    import torch
-    from torch import nn
-
-    class CNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
-            self.res = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8))
-            self.pool = nn.MaxPool2d(2)
-            self.head = nn.Linear(8, 10)
-
-        def forward(self, image):
-            x = self.stem(image)
-            x = self.pool(torch.relu(x + self.res(x)))
-            return self.head(x.mean(dim=(2, 3)))
-
-    torch.manual_seed(0)
-    model = CNN().eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
-
 
 def keras_two():
     """Two inputs (an NHWC image and [8, 4] tokens) and two outputs."""
@@ -134,7 +106,7 @@ def sources(tmp_path_factory) -> dict[str, Model]:
     import torch
 
     root = tmp_path_factory.mktemp("stage_models")
-    cnn, (block, _) = torch_cnn(), torch_transformer_block()
+    (cnn, _), (block, _) = torch_cnn(), torch_transformer_block()
     image, tokens = torch.rand(1, 3, 32, 32), torch.randn(1, 10, 32)
     torch.jit.save(torch.jit.trace(cnn, (image,)), root / "cnn.pt")
     torch.export.save(torch.export.export(block, (tokens,)), root / "block.pt2")
