@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = ["studio", "resources", "packaging/studio.spec", "packaging/launch_studio.py", "packaging/elf_fatbin.py", "packaging/stubs", "packaging/install.sh",
-          "packaging/uninstall.sh", "pyproject.toml", "requirements.lock"]
+          "packaging/uninstall.sh", "pyproject.toml", "requirements.lock", "requirements-nodeps.txt"]
 
 
 def stamp(root: Path = ROOT) -> str:

@@ -35,8 +35,10 @@ class Artifact:
     bytes: int = 0
     input_layout: dict[str, str] = field(default_factory=dict)  # input name -> NCHW | NHWC | other
     produced_by: str = ""          # stage name
+    backend: str = ""              # the converter configuration that wrote it (e.g. onnx2tf, tf2onnx)
     flex_ops: list[str] = field(default_factory=list)  # Select-TF ops: needs the Flex delegate, never verified here
     notes: list[str] = field(default_factory=list)
+    extras: dict[str, str] = field(default_factory=dict)   # companion files, e.g. tensor_correspondence
 
     @property
     def label(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from studio import __version__
 from studio.artifacts import KINDS, VARIANTS
 from studio.errors import StudioError
+from studio.stages.backends import DEFAULT_BACKEND
 from studio.jobs.protocol import (ARTIFACT, COMPARISON, FAILED, RESULT, CompareRequest, ConvertRequest, Event,
                                   InspectRequest)
 
@@ -42,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--report", help="also write the report JSON here (default <out>/report.json)")
     c.add_argument("--calibration", help="int8 calibration data: .npy/.npz or a folder of images")
     c.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's choice)")
-    c.add_argument("--backend", default="onnx2tf", help="ONNX -> TF backend: onnx2tf (default) or onnx-tf")
+    c.add_argument("--backend", default=DEFAULT_BACKEND,
+                   help="ONNX -> TF backend: auto (default: onnx2tf's direct writer, then its TF converter for any "
+                        "file that fails), onnx2tf, onnx2tf-tf-converter or onnx-tf")
     c.add_argument("--keep-layout", action="store_true", help="keep NCHW image inputs (default: make them NHWC)")
     c.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     _add_model_options(c)
@@ -67,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input-shape", action="append", metavar="[NAME=]D1,D2,...",
-                   help="fill dynamic dims, e.g. x=1,3,224,224 (repeat per input)")
+    p.add_argument("--input-shape", action="append", metavar="[NAME=]D1,D2,...[:DTYPE]",
+                   help="fill dynamic dims, e.g. x=1,3,224,224 (repeat per input); a :DTYPE suffix "
+                        "(e.g. input_ids=1,64:int64) sets the dtype of an input whose format stores none")
     p.add_argument("--inputs", help="inputs for the comparison: .npy, .npz or an image (default: seeded random)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--input-range", help="LOW,HIGH of the random float inputs (default -1,1; 0,1 for images)")
@@ -124,6 +128,12 @@ def _shapes(args) -> dict[str, list[int]]:
     return {(k or ""): list(v) for k, v in parse_input_shapes(args.input_shape).items()}
 
 
+def _dtypes(args) -> dict[str, str]:
+    from studio.signature import parse_input_dtypes
+
+    return {(k or ""): v for k, v in parse_input_dtypes(args.input_shape).items()}
+
+
 def _range(args) -> list[float] | None:
     if not args.input_range:
         return None
@@ -176,7 +186,8 @@ def cmd_convert(args) -> int:
     check_out_dir(out, args.force)
     request = ConvertRequest(source=source.to_dict(), out_dir=str(out), targets=targets, variants=variants,
                              report_path=str(Path(args.report).resolve()) if args.report else None,
-                             input_shapes=shapes, inputs_path=inputs, input_range=input_range, seed=args.seed,
+                             input_shapes=shapes, input_dtypes=_dtypes(args), inputs_path=inputs,
+                             input_range=input_range, seed=args.seed,
                              opset=args.opset, backend=args.backend, keep_layout=args.keep_layout,
                              calibration=calibration, atol=args.atol, rtol=args.rtol, force=args.force)
     view = _run(request, args.debug)
@@ -215,6 +226,7 @@ def cmd_compare(args) -> int:
     candidate = detect(args.candidate, allow_pickle=args.allow_pickle)
     request = CompareRequest(reference=reference.to_dict(), candidate=candidate.to_dict(),
                              inputs_path=_existing(args.inputs, "--inputs"), input_shapes=_shapes(args),
+                             input_dtypes=_dtypes(args),
                              input_range=_range(args), seed=args.seed, atol=args.atol, rtol=args.rtol,
                              variant=args.variant)
     view = _run(request, args.debug, quiet=args.json)

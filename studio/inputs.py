@@ -37,6 +37,8 @@ def make_inputs(specs: Sequence[TensorSpec], seed: int = 0, low: float | None = 
 
     float: uniform [low, high), default [-1, 1), or [0, 1) for NCHW/NHWC images.
     int: integers in [low, high), default [0, 10). bool: fair coin.
+    Without a range, integer and bool inputs named like what they hold get valid values (hinted_values):
+    "mask" -> ones with a trailing run of zeros; "token_type" / "segment" -> zeros; "position" -> 0, 1, 2, ...
     """
     rng = np.random.default_rng(seed)
     return {spec.name: _random_array(rng, spec, low, high) for spec in specs}
@@ -49,12 +51,37 @@ def _random_array(rng: np.random.Generator, spec: TensorSpec, low: float | None,
         default = IMAGE_RANGE if spec.layout in IMAGE_LAYOUTS else FLOAT_RANGE
         lo, hi = _range(spec, low, high, default)
         return rng.uniform(lo, hi, size=shape).astype(dtype)
+    if dtype.kind in "iub" and low is None and high is None:
+        hinted = hinted_values(spec.name, shape, dtype, rng)
+        if hinted is not None:
+            return hinted
     if dtype.kind in "iu":
         lo, hi = _int_range(spec, dtype, low, high)
         return rng.integers(lo, hi, size=shape, dtype=dtype)
     if dtype.kind == "b":
         return rng.integers(0, 2, size=shape).astype(bool)
     raise StudioError(f"cannot generate inputs of dtype {spec.dtype} for {spec.name!r}: give them with --inputs")
+
+
+def hinted_values(name: str, shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray | None:
+    """Values an integer or bool input must have to be meaningful, guessed from its name; None: no hint.
+
+    "mask" (attention_mask, input_mask, ...): ones with a trailing run of zeros (padding) along the last axis,
+    at least one zero and at most a quarter of the row when it is 2 long or more, so masking is exercised but
+    every row attends somewhere. "token_type" / "segment": zeros (one segment; the embedding may hold 2).
+    "position": 0, 1, 2, ... along the last axis. Token ids and other integers need no hint: [0, 10) is valid
+    for any vocabulary of 10 or more.
+    """
+    key = name.lower()
+    if "mask" in key:
+        length = shape[-1] if shape else 1
+        zeros = rng.integers(1, max(1, length // 4) + 1, size=shape[:-1]) if length >= 2 else np.zeros(shape[:-1], int)
+        return (np.arange(length) < (length - zeros)[..., np.newaxis]).astype(dtype).reshape(shape)
+    if "token_type" in key or "segment" in key:
+        return np.zeros(shape, dtype=dtype)
+    if "position" in key and dtype.kind in "iu" and shape:
+        return np.broadcast_to(np.arange(shape[-1], dtype=dtype), shape).copy()
+    return None
 
 
 def _known_shape(spec: TensorSpec) -> tuple[int, ...]:
@@ -110,6 +137,25 @@ def load_inputs(path: str | Path, specs: Sequence[TensorSpec]) -> dict[str, np.n
     else:
         raise StudioError(f"unsupported inputs file {path.name}: use {SUPPORTED_FILES}")
     return check_inputs(arrays, specs)
+
+
+def file_input_specs(path: str | Path, specs: Sequence[TensorSpec]) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """input name -> (dtype, shape) of the arrays an .npy / .npz --inputs file holds, unchecked; {} for an
+    image or a missing file. What a format that stores no dtypes and shapes (TorchScript, Python factories,
+    pickled modules) learns from the file. A float64 array counts as float32: numpy's default float is
+    rarely what a model wants (say :float64 with --input-shape when it is). The dtype is "" for arrays no
+    model input can take (strings, complex...): load_inputs names those."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file() or suffix not in (".npy", ".npz"):
+        return {}
+    arrays = _read_npy(path, specs) if suffix == ".npy" else _read_npz(path, specs)
+    found = {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        dtype = "float32" if array.dtype == np.float64 else array.dtype.name if array.dtype.kind in "biuf" else ""
+        found[name] = (dtype, tuple(int(d) for d in array.shape))
+    return found
 
 
 NPY_MAGIC = b"\x93NUMPY"

@@ -101,9 +101,10 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
              request={k: v for k, v in vars(req).items() if k != "staging_dir"})
 
     with job.stage("load source"):
-        reference = open_runtime(source)
-        signature = _resolved_signature(source, reference.signature, req.input_shapes)
+        reference = open_runtime(source)   # the one load of the source: the stages get reference.model
+        signature = _resolved_signature(source, reference, req)
         job.log("inputs: " + "; ".join(t.describe() for t in signature.inputs))
+        _warn_about_memory(job, source, stages, req.backend, getattr(reference, "model", None))
 
     options = StageOptions(targets=tuple(req.targets), variants=tuple(req.variants), opset=req.opset,
                            backend=req.backend, keep_layout=req.keep_layout, calibration=req.calibration, seed=req.seed)
@@ -116,7 +117,8 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
         work.mkdir(parents=True)
         with job.stage(stage.name):
             ctx = StageContext(source=source, signature=signature, input_path=input_path, work_dir=work,
-                               options=options, log=job.log, progress=job.progress, previous=list(artifacts))
+                               options=options, log=job.log, progress=job.progress, previous=list(artifacts),
+                               model=getattr(reference, "model", None), log_dir=final_dir / "logs")
             made = stage.run(ctx)
         for artifact in made:
             wanted = artifact.kind in req.targets
@@ -133,6 +135,8 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     report = _final_paths(report, final_dir, out)
     write_json_atomic(final_dir / "report.json", report)
     _move_into_place(final_dir, out, req.force)
+    if (out / "logs").is_dir():
+        job.log(f"the converters' full logs: {out / 'logs'}")
     if req.report_path:
         write_json_atomic(req.report_path, report)
     shutil.rmtree(staging, ignore_errors=True)
@@ -143,13 +147,51 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     return 0 if passed else 1
 
 
-def _resolved_signature(source: Source, seen: Signature, raw_shapes: dict[str, list[int]]) -> Signature:
-    """Shapes filled in; layouts guessed again where the shape was unknown when the model was read."""
+def _warn_about_memory(job: Job, source: Source, stages: list, backend: str, model) -> None:
+    """Say so before a job that may not fit in the free memory starts swapping (the estimate is logged too)."""
+    from studio.artifacts import human_bytes
+    from studio.memory import estimate_peak_bytes, free_bytes
+
+    if not stages:
+        return
+    peak, basis = estimate_peak_bytes(source, [s.name for s in stages], backend, model)
+    free = free_bytes()
+    job.log(f"memory: about {human_bytes(peak)} at the peak ({basis}); {human_bytes(free)} free")
+    if peak > free:
+        job.log(f"this job may need about {human_bytes(peak)} but only {human_bytes(free)} is free: it may swap or "
+                f"be killed; close other programs, or convert to fewer targets at a time", "warning")
+
+
+def _resolved_signature(source: Source, reference, req: ConvertRequest | CompareRequest) -> Signature:
+    """Shapes and dtypes filled in; layouts guessed again where the shape was unknown when the model was read.
+
+    --input-shape gives shapes (and dtypes with ":DTYPE"). Formats that store no shapes and dtypes (TorchScript,
+    Python factories, pickled modules) also take them from an .npy / .npz --inputs file; what --input-shape
+    gives wins. The reference runtime learns the resolved inputs (the torch runtime feeds their dtypes).
+    """
     from dataclasses import replace
 
+    from studio.signature import resolve_dtypes
     from studio.stages.layouts import source_layout
 
-    inputs = resolve_shapes(seen.inputs, given_shapes(raw_shapes))
+    seen = reference.signature
+    shapes = given_shapes(req.input_shapes)
+    dtypes: dict[str | None, str] = {(k or None): v for k, v in req.input_dtypes.items()}
+    stored = source.format not in (Format.TORCHSCRIPT, Format.PYTHON_FACTORY, Format.TORCH_PICKLE)
+    if not stored and req.inputs_path:
+        from studio.inputs import file_input_specs
+
+        if len(seen.inputs) == 1:   # key the single input by name, so what was given outranks the file
+            for given in (shapes, dtypes):
+                if None in given:
+                    given[seen.inputs[0].name] = given.pop(None)
+        for name, (dtype, shape) in file_input_specs(req.inputs_path, seen.inputs).items():
+            shapes.setdefault(name, shape)
+            if dtype:
+                dtypes.setdefault(name, dtype)
+    inputs = resolve_dtypes(resolve_shapes(seen.inputs, shapes), dtypes, stored)
+    if hasattr(reference, "resolve_inputs"):
+        reference.resolve_inputs(inputs)
     framework = "pytorch" if source.framework == "onnx" else source.framework
     return Signature(tuple(replace(t, layout=source_layout(t, framework)) for t in inputs), seen.outputs)
 
@@ -162,6 +204,10 @@ def _stage_into(artifact: Artifact, final_dir: Path) -> Artifact:
     companions = [p for p in (src.with_name(src.name + ".data"), src.with_suffix(".data")) if p.is_file()]
     for path in [src, *companions]:
         _replace(path, final_dir / path.name)
+    for key, extra in list(artifact.extras.items()):   # e.g. the TFLite's tensor correspondence report
+        if Path(extra).exists():
+            _replace(Path(extra), final_dir / Path(extra).name)
+            artifact.extras[key] = str(final_dir / Path(extra).name)
     artifact.path = str(dst)
     artifact.bytes = path_bytes(dst) + sum(path_bytes(final_dir / p.name) for p in companions)
     return artifact
@@ -277,7 +323,7 @@ def run_compare(req: CompareRequest, emit: Emit) -> int:
     with job.stage("load models"):
         reference = open_runtime(reference_src)
         candidate = open_runtime(candidate_src)
-        signature = _resolved_signature(reference_src, reference.signature, req.input_shapes)
+        signature = _resolved_signature(reference_src, reference, req)
     with job.stage("compare outputs"):
         feeds, ref_out = _reference_outputs(job, req, signature, reference)
         cand_out = candidate.run(adapt_feeds(feeds, signature.inputs, candidate.signature, {}))

@@ -58,24 +58,63 @@ def guess_layout(shape: tuple[int | None, ...], channels_first: bool) -> str:
     return OTHER
 
 
-def parse_input_shapes(values: list[str] | None) -> dict[str | None, tuple[int, ...]]:
-    """Parse --input-shape values: "NAME=1,3,224,224" or a bare "1,3,224,224" (key None)."""
+INPUT_DTYPE_KINDS = "biuf"   # bool, signed / unsigned integers, floats: what a model input can be fed
+
+
+def parse_input_specs(values: list[str] | None) -> tuple[dict[str | None, tuple[int, ...]], dict[str | None, str]]:
+    """Parse --input-shape values: "NAME=1,3,224,224", a bare "1,3,224,224" (key None), each with an optional
+    ":DTYPE" suffix (a numpy dtype name: "NAME=1,64:int64"). Returns (shapes, dtypes); dtypes holds only the
+    inputs given one, by numpy's canonical name ("float" -> "float64")."""
     shapes: dict[str | None, tuple[int, ...]] = {}
+    dtypes: dict[str | None, str] = {}
     for value in values or []:
-        name, sep, dims = value.rpartition("=")
+        name, sep, rest = value.rpartition("=")
         key = name.strip() if sep else None
         if sep and not key:
             raise StudioError(f"bad --input-shape {value!r}: the name before '=' is empty")
+        dims, colon, dtype = rest.partition(":")
         try:
             shape = tuple(int(d) for d in dims.replace("x", ",").split(","))
         except ValueError:
-            raise StudioError(f"bad --input-shape {value!r}: expected NAME=1,3,224,224 or 1,3,224,224") from None
+            raise StudioError(f"bad --input-shape {value!r}: expected NAME=1,3,224,224 or 1,3,224,224, "
+                              "optionally with :DTYPE (e.g. :int64)") from None
         if not shape or any(d <= 0 for d in shape):
             raise StudioError(f"bad --input-shape {value!r}: dimensions must be positive integers")
         if key in shapes:
             raise StudioError(f"--input-shape given twice for {key or 'the input'}")
         shapes[key] = shape
-    return shapes
+        if colon:
+            dtypes[key] = parse_dtype(dtype, value)
+    return shapes, dtypes
+
+
+def parse_dtype(text: str, value: str | None = None) -> str:
+    """A numpy dtype name for a model input (bool, integers, floats), canonical; StudioError otherwise."""
+    import numpy as np
+
+    what = f"bad --input-shape {value!r}" if value is not None else "bad input dtype"
+    text = text.strip()
+    if not text:
+        raise StudioError(f"{what}: the dtype after ':' is empty (e.g. :int64, :float16)")
+    try:
+        dtype = np.dtype(text)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in INPUT_DTYPE_KINDS:
+        raise StudioError(f"{what}: unknown input dtype {text!r} (use a numpy dtype name: float32, float16, "
+                          "int64, int32, uint8, bool, ...)")
+    return dtype.name
+
+
+def parse_input_shapes(values: list[str] | None) -> dict[str | None, tuple[int, ...]]:
+    """The shapes of --input-shape values ("NAME=1,3,224,224" or a bare "1,3,224,224", key None); a ":DTYPE"
+    suffix is checked and left out (parse_input_specs returns both)."""
+    return parse_input_specs(values)[0]
+
+
+def parse_input_dtypes(values: list[str] | None) -> dict[str | None, str]:
+    """The dtypes given with --input-shape's ":DTYPE" suffix, keyed like parse_input_shapes."""
+    return parse_input_specs(values)[1]
 
 
 def resolve_shapes(inputs: tuple[TensorSpec, ...], given: dict[str | None, tuple[int, ...]]) -> tuple[TensorSpec, ...]:
@@ -102,10 +141,38 @@ def resolve_shapes(inputs: tuple[TensorSpec, ...], given: dict[str | None, tuple
             continue
         if not spec.shape:
             raise StudioError(f"the shape of input {spec.name!r} is unknown (this format stores none): "
-                              f"give it with --input-shape {spec.name}=1,3,224,224")
+                              f"give it with --input-shape {spec.name}=1,3,224,224 (with :int64 or another dtype "
+                              f"if it is not float32) or with --inputs FILE.npz")
         shape = tuple(1 if (i == 0 and d is None) else d for i, d in enumerate(spec.shape))
         if any(d is None for d in shape):
             dims = ",".join("?" if d is None else str(d) for d in spec.shape)
             raise StudioError(f"input {spec.name!r} has dynamic dims [{dims}]: give them with --input-shape {spec.name}=...")
         out.append(replace(spec, shape=shape))
+    return tuple(out)
+
+
+def resolve_dtypes(inputs: tuple[TensorSpec, ...], given: dict[str | None, str],
+                   stored: bool) -> tuple[TensorSpec, ...]:
+    """Set the dtypes given with --input-shape's ":DTYPE" (or read from --inputs) on the inputs.
+
+    stored: whether the format stores its inputs' dtypes (ONNX, ExportedProgram, TF do; TorchScript, Python
+    factories and pickled modules don't, and their inputs default to float32). A stored dtype is fixed: a
+    different one given for it is a StudioError.
+    """
+    names = {t.name for t in inputs}
+    unknown = [k for k in given if k is not None and k not in names]
+    if unknown:
+        raise StudioError(f"--input-shape names unknown input {unknown[0]!r}; inputs are: {', '.join(sorted(names)) or 'none'}")
+    if None in given and len(inputs) != 1:
+        raise StudioError(f"the model has {len(inputs)} inputs: give --input-shape NAME=d1,d2,...:DTYPE for each")
+    out = []
+    for spec in inputs:
+        dtype = given.get(spec.name, given.get(None) if len(inputs) == 1 else None)
+        if dtype is None or dtype == spec.dtype:
+            out.append(spec)
+        elif stored:
+            raise StudioError(f"--input-shape gives {spec.name!r} dtype {dtype}, "
+                              f"but the model fixes it to {spec.dtype}")
+        else:
+            out.append(replace(spec, dtype=dtype))
     return tuple(out)

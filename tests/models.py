@@ -166,3 +166,73 @@ def save_all(root: Path) -> dict[str, Path]:
     two.export(str(paths["savedmodel"]), verbose=False)
     paths["onnx"] = plain_onnx(root / "plain.onnx")
     return paths
+
+
+def torch_tiny_bert():
+    """A BERT in miniature: token + position embeddings, one masked self-attention, masked mean pooling and a
+    linear head, on int64 input_ids and attention_mask [1, 16] (what a traced BERT takes)."""
+    import torch
+    from torch import nn
+
+    class TinyBert(nn.Module):
+        def __init__(self, vocab: int = 100, dim: int = 32, heads: int = 4, length: int = 16, classes: int = 3):
+            super().__init__()
+            self.heads = heads
+            self.tokens = nn.Embedding(vocab, dim)
+            self.positions = nn.Embedding(length, dim)
+            self.norm = nn.LayerNorm(dim)
+            self.qkv = nn.Linear(dim, 3 * dim)
+            self.out = nn.Linear(dim, dim)
+            self.head = nn.Linear(dim, classes)
+
+        def forward(self, input_ids, attention_mask):
+            b, t = input_ids.shape
+            positions = torch.arange(t, device=input_ids.device).unsqueeze(0)
+            x = self.norm(self.tokens(input_ids) + self.positions(positions))
+            d = x.shape[-1]
+            q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+            scores = q @ k.transpose(-2, -1) / (d // self.heads) ** 0.5
+            scores = scores.masked_fill(attention_mask[:, None, None, :] == 0, -1e4)
+            x = x + self.out((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, d))
+            weights = attention_mask.unsqueeze(-1).to(x.dtype)
+            return self.head((x * weights).sum(1) / weights.sum(1).clamp(min=1.0))
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 100, (1, 16))
+    mask = torch.ones(1, 16, dtype=torch.int64)
+    mask[:, 12:] = 0
+    return TinyBert().eval(), (ids, mask)
+
+
+def torch_vit_block():
+    """A ViT in miniature, as torchvision builds one: patch-embedding conv, reshape + permute to tokens, a class
+    token, nn.MultiheadAttention and an MLP, on a [1, 3, 16, 16] image. Traced (not under no_grad, so
+    attention takes its generic path), the TorchScript exporter fails on it ("transpose for tensor of unknown
+    rank"); TS2EP + the dynamo exporter converts it."""
+    import torch
+    from torch import nn
+
+    class VitBlock(nn.Module):
+        def __init__(self, dim: int = 32, heads: int = 4, patch: int = 4, classes: int = 10):
+            super().__init__()
+            self.dim, self.patch = dim, patch
+            self.conv_proj = nn.Conv2d(3, dim, patch, stride=patch)
+            self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+            self.pos_embedding = nn.Parameter(torch.randn(1, 17, dim) * 0.02)
+            self.ln_1 = nn.LayerNorm(dim)
+            self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+            self.ln_2 = nn.LayerNorm(dim)
+            self.mlp = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
+            self.heads = nn.Linear(dim, classes)
+
+        def forward(self, image):
+            n, _, h, w = image.shape
+            x = self.conv_proj(image).reshape(n, self.dim, (h // self.patch) * (w // self.patch)).permute(0, 2, 1)
+            x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos_embedding
+            y = self.ln_1(x)
+            x = x + self.attention(y, y, y, need_weights=False)[0]
+            x = x + self.mlp(self.ln_2(x))
+            return self.heads(x[:, 0])
+
+    torch.manual_seed(0)
+    return VitBlock().eval(), torch.rand(1, 3, 16, 16)

@@ -20,13 +20,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from studio.errors import StudioError
 from studio.formats import Format, Source
 from studio.jobs.protocol import ConvertRequest
+from studio.signature import parse_dtype
 
 TARGETS = (("onnx", "ONNX"), ("savedmodel", "SavedModel"), ("tflite", "TFLite"))
 VARIANTS = (("float32", "float32"), ("float16", "float16"), ("dynamic_int8", "dynamic-range int8"),
             ("int8", "int8 (calibrated)"))
 OPSET_DEFAULT = 6            # the spin box's minimum stands for "the exporter's choice"
 OPSET_MAX = 23
-DEFAULT_BACKEND = "onnx2tf"
+DEFAULT_BACKEND = "auto"
 # Translucent tints read on light and dark palettes alike; the text keeps the palette's own colour.
 NEEDS_INPUT = QColor(230, 140, 0, 90)
 WAS_DYNAMIC = QColor(70, 130, 230, 60)
@@ -103,7 +104,11 @@ class ShapeEditor(QTableWidget):
                 self._model_shapes.append((spec["name"], dims))
                 for col, text in ((0, spec["name"]), (1, spec.get("dtype", ""))):
                     item = QTableWidgetItem(text)
-                    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                    flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                    if col == 1 and dims is None:   # the format stores no dtype either (TorchScript): editable
+                        flags |= Qt.ItemFlag.ItemIsEditable
+                        item.setToolTip("This format stores no dtypes: type one (int64 for token ids)")
+                    item.setFlags(flags)
                     self.setItem(row, col, item)
                 start = [1 if (i == 0 and d is None) else d for i, d in enumerate(dims)] if dims else []
                 shape = QTableWidgetItem(dims_text(start) if dims else "")
@@ -120,13 +125,18 @@ class ShapeEditor(QTableWidget):
         return self.horizontalHeader().sizeHint().height() + row_h * min(rows, 6) + 2 * self.frameWidth() + 2
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
-        if self._filling or item.column() != 2:
+        if self._filling or item.column() not in (1, 2):
             return
         self._restyle()
         self.changed.emit()
 
     def _row_problem(self, row: int) -> str | None:
         name, model = self._model_shapes[row]
+        if model is None:
+            try:
+                parse_dtype(self.item(row, 1).text())
+            except StudioError as exc:
+                return f"{name}: {exc}"
         text = self.item(row, 2).text()
         try:
             dims = parse_dims(text)
@@ -181,6 +191,17 @@ class ShapeEditor(QTableWidget):
                 continue
             if dims and all(d is not None for d in dims):
                 out[name] = [int(d) for d in dims]
+        return out
+
+    def dtypes(self) -> dict[str, str]:
+        """The dtypes typed for inputs whose format stores none (TorchScript), where they are valid."""
+        out: dict[str, str] = {}
+        for row, (name, model) in enumerate(self._model_shapes):
+            if model is None:
+                try:
+                    out[name] = parse_dtype(self.item(row, 1).text())
+                except StudioError:
+                    continue
         return out
 
     def has_inputs(self) -> bool:
@@ -471,7 +492,8 @@ class ConvertPanel(QScrollArea):
             raise StudioError(f"calibration data {calibration}: no such file or folder")
         return ConvertRequest(source=self._source.to_dict(), out_dir=str(Path(out_dir).resolve()),
                               targets=self.targets(), variants=self.variants() or ["float32"],
-                              input_shapes=self.shapes.shapes(), inputs_path=inputs_path, seed=seed,
+                              input_shapes=self.shapes.shapes(), input_dtypes=self.shapes.dtypes(),
+                              inputs_path=inputs_path, seed=seed,
                               opset=None if opset == OPSET_DEFAULT else opset, backend=self.backend_name(),
                               keep_layout=self.keep_layout.isChecked(),
                               calibration=str(Path(calibration).resolve()) if calibration else None)
@@ -487,8 +509,10 @@ class ConvertPanel(QScrollArea):
             args += ["--weights", str(source.weights)]
         if source.format is Format.TORCH_PICKLE:
             args.append("--allow-pickle")
+        dtypes = self.shapes.dtypes()
         for name, dims in self.shapes.shapes().items():
-            args += ["--input-shape", f"{name}={','.join(map(str, dims))}"]
+            dtype = f":{dtypes[name]}" if dtypes.get(name, "float32") != "float32" else ""
+            args += ["--input-shape", f"{name}={','.join(map(str, dims))}{dtype}"]
         if self.opset.value() != OPSET_DEFAULT:
             args += ["--opset", str(self.opset.value())]
         if self.backend_name() != DEFAULT_BACKEND:

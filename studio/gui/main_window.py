@@ -47,6 +47,7 @@ class SourceState:
     artifacts: list[dict] = field(default_factory=list)
     comparisons: dict[str, dict] = field(default_factory=dict)   # candidate path -> latest COMPARISON data
     input_shapes: dict[str, list[int]] = field(default_factory=dict)  # shapes of the last conversion
+    input_dtypes: dict[str, str] = field(default_factory=dict)        # and dtypes, where the format has none
 
     @property
     def key(self) -> str:
@@ -681,7 +682,8 @@ class MainWindow(QMainWindow):
             candidate = Source(Path(artifact["path"]), Format(artifact["kind"]))
             request = CompareRequest(reference=state.source.to_dict(), candidate=candidate.to_dict(),
                                      inputs_path=self._compare_inputs["inputs_path"],
-                                     input_shapes=dict(state.input_shapes), seed=self._compare_inputs["seed"],
+                                     input_shapes=dict(state.input_shapes), input_dtypes=dict(state.input_dtypes),
+                                     seed=self._compare_inputs["seed"],
                                      variant=artifact.get("variant") if artifact["kind"] == "tflite" else "float32",
                                      samples_dir=self._new_samples_dir())
             started.append(self.jobs.submit(request, f"compare {state.source.path.name} ↔ {artifact_label(artifact)}",
@@ -720,6 +722,8 @@ class MainWindow(QMainWindow):
             self._log(job, message)
             if d.get("level") == "output":
                 self._job_output.setdefault(job.id, deque(maxlen=LOG_TAIL)).append(message)
+            elif d.get("level") == "warning":   # e.g. the job may not fit in free memory: say so where it shows
+                self.statusBar().showMessage(f"⚠ {message}", 30000)
         elif event.type == STAGE_STARTED and job.kind in ("convert", "compare"):
             self._log(job, f"▶ {d.get('name')}")
         elif event.type == STAGE_FINISHED and job.kind in ("convert", "compare"):
@@ -770,6 +774,7 @@ class MainWindow(QMainWindow):
         if job.kind == "convert" and job.state == DONE and state is not None:
             state.artifacts += [a for a in job.artifacts if a["path"] not in {b["path"] for b in state.artifacts}]
             state.input_shapes = dict(getattr(job.request, "input_shapes", {}) or {})
+            state.input_dtypes = dict(getattr(job.request, "input_dtypes", {}) or {})
             self.sidebar.add_artifacts(state.key, job.artifacts)
             self.statusBar().showMessage(f"{job.title}: {job.status_text()} — {job.result.get('out_dir', '')}", 10000)
         if job.kind == "versions" and job.state != DONE and self._about is not None:

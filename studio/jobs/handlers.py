@@ -43,7 +43,10 @@ def run_request(request: Any, emit: Callable[[Event], None]) -> int:
 
 
 def _details(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    """The traceback, after what the failure carries for the user (a converter's log tail)."""
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    extra = getattr(exc, "details", "")
+    return f"{extra}\n\n{trace}" if extra else trace
 
 
 def _inspect(request: Any, emit: Callable[[Event], None]) -> int:

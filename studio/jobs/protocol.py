@@ -57,11 +57,12 @@ class ConvertRequest:
     variants: list[str] = field(default_factory=lambda: ["float32", "float16"])
     report_path: str | None = None            # default <out_dir>/report.json
     input_shapes: dict[str, list[int]] = field(default_factory=dict)  # "" key = the single input
+    input_dtypes: dict[str, str] = field(default_factory=dict)        # numpy names ("int64"), keyed like input_shapes
     inputs_path: str | None = None
     input_range: list[float] | None = None    # [low, high] for random inputs
     seed: int = 0
     opset: int | None = None
-    backend: str = "onnx2tf"
+    backend: str = "auto"                     # studio.stages.backends.DEFAULT_BACKEND
     keep_layout: bool = False
     calibration: str | None = None
     atol: float | None = None
@@ -76,6 +77,7 @@ class ConvertRequest:
 class InspectRequest:
     source: dict
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    input_dtypes: dict[str, str] = field(default_factory=dict)
     kind: str = "inspect"
 
 
@@ -85,6 +87,7 @@ class CompareRequest:
     candidate: dict
     inputs_path: str | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    input_dtypes: dict[str, str] = field(default_factory=dict)
     input_range: list[float] | None = None
     seed: int = 0
     atol: float | None = None

@@ -36,10 +36,21 @@ class TorchRuntime:
 
         self.source = source
         loaded = model if model is not None else load_torch(source)
+        self.model = loaded   # as loaded (an ExportedProgram stays one): the job hands it to its stages
         self.signature = torch_signature(source, loaded)
         self.module = loaded.module() if isinstance(loaded, torch.export.ExportedProgram) else loaded
-        # TorchScript and plain modules store no input dtypes: cast nothing where the shape is unknown too.
+        # TorchScript and plain modules store no input dtypes: cast nothing where the shape is unknown too,
+        # until resolve_inputs says which dtype the input has.
         self._feed_specs = tuple(spec if spec.shape else replace(spec, dtype="") for spec in self.signature.inputs)
+
+    def resolve_inputs(self, inputs: tuple[TensorSpec, ...]) -> None:
+        """Adopt the resolved shape and dtype (--input-shape NAME=1,64:int64, or an --inputs file) of each input
+        the format stores none for (TorchScript, nn.Module): from now on it is fed in that dtype."""
+        resolved = {spec.name: spec for spec in inputs}
+        specs = tuple(replace(spec, dtype=resolved[spec.name].dtype, shape=resolved[spec.name].shape)
+                      if not spec.shape and spec.name in resolved else spec for spec in self.signature.inputs)
+        self.signature = replace(self.signature, inputs=specs)
+        self._feed_specs = tuple(spec if spec.shape else replace(spec, dtype="") for spec in specs)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch

@@ -1,4 +1,10 @@
-"""ONNX -> TensorFlow backends behind one small interface: onnx2tf (default) and onnx-tf.
+"""ONNX -> TensorFlow backends behind one small interface.
+
+- onnx2tf: onnx2tf 2.x's direct writer (flatbuffer_direct): TFLite straight from its own IR, no TF
+  converter; fast and light, keeps the source's tensor names, and writes the SavedModel from the same run.
+- onnx2tf-tf-converter: onnx2tf's older path through a Keras model and TF's TFLite converter; slower,
+  but it takes some models the direct writer cannot express. The default ("auto") falls back to it.
+- onnx-tf: archived, detected and reported unavailable with its reason.
 
 Importing this module is cheap and backend_status() never imports TensorFlow: the CLI and the GUI
 call it to show which backends they can offer. The conversions themselves import their converter
@@ -9,20 +15,20 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
 from studio.errors import StudioError, one_line
-from studio.stages.capture import captured_output, cause_before_warning, cause_from_log
+from studio.stages.capture import captured_output, cause_before_warning, cause_from_log, strip_ansi
 from studio.stages.layouts import CHANNELS_LAST, TfInput
 
-# Our variant names -> the file suffix onnx2tf gives each TFLite it writes.
+# Our variant names -> the file suffix onnx2tf gives each TFLite it writes (both of its writers).
 ONNX2TF_SUFFIXES = {
     "float32": "_float32.tflite",
     "float16": "_float16.tflite",
@@ -35,8 +41,10 @@ ONNX2TF_FAILURE_WARNINGS = {
     "dynamic_int8": "Dynamic Range Quantization tflite output failed.",
     "int8": "Full INT8 Quantization tflite output failed.",   # sic: the _integer_quant.tflite block
 }
-# What onnx2tf writes besides the SavedModel's own files.
-_NOT_SAVEDMODEL = (".tflite", ".json", ".h5", ".keras", ".npy", ".onnx", ".pb.txt")
+# What onnx2tf writes besides the SavedModel's own files (the direct writer also copies its TFLite schema).
+_NOT_SAVEDMODEL = (".tflite", ".json", ".h5", ".keras", ".npy", ".onnx", ".pb.txt", ".fbs", ".py")
+# The direct writer's map from each ONNX tensor to the TFLite tensor that holds it (kept for per-layer diffs).
+CORRESPONDENCE_SUFFIX = "_tensor_correspondence_report.json"
 
 
 @dataclass
@@ -50,6 +58,8 @@ class BackendRequest:
     calibration: dict[str, np.ndarray] | None = None   # int8: samples per source input name, in TF layout
     pseudo_ops: tuple[str, ...] = ()                   # onnx2tf replace_to_pseudo_operators names
     log_path: Path | None = None
+    savedmodel: bool = True                            # also write a SavedModel
+    progress: Callable[[float, str], None] | None = None   # fraction of this conversion, message
 
 
 @dataclass
@@ -58,6 +68,8 @@ class BackendResult:
     tflite: dict[str, Path] = field(default_factory=dict)   # variant -> file
     notes: list[str] = field(default_factory=list)
     pseudo_ops: tuple[str, ...] = ()                         # the pseudo-operators it was converted with
+    backend: str = ""                                        # which backend wrote these files
+    correspondence: Path | None = None                       # ONNX tensor -> TFLite tensor report, if written
 
 
 # The TFLite interpreter's words for a Select-TF op it cannot run; int8 calibration runs the model in it.
@@ -86,6 +98,7 @@ class OnnxToTfBackend(Protocol):
     moves_to_channels_last: bool   # turns channels-first image inputs into NHWC on its own
     pseudo_operators: bool         # understands BackendRequest.pseudo_ops
     fuses_gelu: bool               # fuses Div(sqrt 2) -> Erf -> Add(1) -> Mul(x) -> Mul(0.5) into one GELU
+    flex_prone: bool               # may write Select-TF (Flex) ops (TF's converter does; the direct writer never)
 
     def available(self) -> tuple[bool, str]:
         """(usable, why) from a cheap check that imports no TensorFlow."""
@@ -109,15 +122,23 @@ def onnx2tf_name(onnx_name: str) -> str:
 
 
 class Onnx2TfBackend:
-    name = "onnx2tf"
-    moves_to_channels_last = True
-    pseudo_operators = True
-    fuses_gelu = True
+    """onnx2tf with one of its two TFLite writers: "flatbuffer_direct" or "tf_converter"."""
+
+    def __init__(self, name: str, tflite_backend: str):
+        self.name = name
+        self.tflite_backend = tflite_backend
+        self.direct = tflite_backend == "flatbuffer_direct"
+        self.moves_to_channels_last = True
+        # The TF-converter path needs our Flex-op workarounds; the direct writer lowers Erf & co. itself.
+        self.pseudo_operators = self.fuses_gelu = self.flex_prone = not self.direct
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("onnx2tf") is None:
             return False, "onnx2tf is not installed"
-        return True, f"onnx2tf {_version('onnx2tf')}"
+        version = _version("onnx2tf")
+        if self.direct and not version.startswith("2."):
+            return False, f"the direct TFLite writer needs onnx2tf 2.x (found {version})"
+        return True, f"onnx2tf {version} ({self.tflite_backend})"
 
     def convert(self, request: BackendRequest) -> BackendResult:
         import onnx2tf
@@ -125,10 +146,11 @@ class Onnx2TfBackend:
         out_dir = request.run_dir / "tf"
         kwargs = self._options(request)
         log_path = request.log_path or request.run_dir / "onnx2tf.log"
-        cwd = os.getcwd()
+        watcher = _ProgressWatcher(log_path, request.progress) if request.progress else None
         try:
-            os.chdir(request.run_dir)   # onnx2tf reads its sample image set from the cwd (see calibration.py)
             with captured_output(log_path):
+                if watcher:
+                    watcher.start()
                 onnx2tf.convert(input_onnx_file_path=str(request.onnx_path), output_folder_path=str(out_dir),
                                 **kwargs)
         except SystemExit as exc:   # onnx2tf calls sys.exit(1) after printing "ERROR: ..."
@@ -140,33 +162,57 @@ class Onnx2TfBackend:
                                     f"(neither a builtin nor a Flex op)", tf_ops) from exc
             raise BackendFailed(_explain(exc, log_path)) from exc
         finally:
-            os.chdir(cwd)
-        return self._collect(request, out_dir, log_path)
+            if watcher:
+                watcher.stop()
+        result = self._collect(request, out_dir, log_path)
+        result.backend = self.name
+        if self.direct:
+            self._finish_direct(result, out_dir / f"{request.onnx_path.stem}{ONNX2TF_SUFFIXES['float32']}")
+        return result
 
     @staticmethod
-    def _options(request: BackendRequest) -> dict:
+    def _finish_direct(result: BackendResult, float32: Path) -> None:
+        """Its float16 file is float16 throughout (I/O included), which LiteRT's CPU kernels often cannot
+        run: ours is what TF's converter makes (float16 weights, float32 arithmetic and I/O). Its int8 file
+        renames the outputs: they get the float32 file's names (the source's) back."""
+        from studio.stages.tflite_rewrites import copy_signature_names, float16_weights
+
+        if "float16" in result.tflite:
+            float16_weights(float32, result.tflite["float16"])
+        for variant in ("int8", "dynamic_int8"):
+            if variant in result.tflite and float32.is_file():
+                copy_signature_names(float32, result.tflite[variant])
+
+    def _options(self, request: BackendRequest) -> dict:
         """Layout flags from the source's layouts: nobody should need onnx2tf's expert options.
 
         Channels-first inputs moving to NHWC need no flag (onnx2tf's default). NHWC sources keep NHWC.
         Every input that keeps its source shape, NCHW images under keep_layout included, is pinned with
-        keep_shape_absolutely: onnx2tf 1.28.8's keep_ncw_or_nchw flag reads int8 calibration data as
-        NHWC for its ONNX check run while calibrating the NCHW input with it, and fails (measured).
+        keep_shape_absolutely: onnx2tf's keep_ncw_or_nchw flag reads int8 calibration data as NHWC for
+        its ONNX check run while calibrating the NCHW input with it, and fails (measured on 1.28.8).
         Logging is at "warn", not non_verbose ("error"): onnx2tf catches a failed quantized variant, prints
         the traceback and a warning and carries on, so at "error" the log would not say why a file is missing.
+        onnxsim stays off: the pinned stack has no onnxsim executable, and the stage already writes static
+        shapes into the ONNX it hands over (fix_input_shapes).
         """
         keep_nhwc = [i.tf_name for i in request.inputs if i.source_layout in CHANNELS_LAST]
         keep_shape = [i.tf_name for i in request.inputs
                       if i.source_layout not in CHANNELS_LAST and i.tf_layout == i.source_layout]
         options: dict = dict(
             verbosity="warn",
-            output_signaturedefs=True,   # SavedModel signature keeps the input names
-            # copy_onnx_input_output_names_to_tflite is left off: it needs a flatc binary and downloads schema.fbs.
+            tflite_backend=self.tflite_backend,
+            not_use_onnxsim=True,
+            output_signaturedefs=True,   # SavedModel / TFLite signatures keep the input and output names
             keep_nwc_or_nhwc_or_ndhwc_input_names=keep_nhwc or None,
             keep_shape_absolutely_input_names=keep_shape or None,
-            replace_to_pseudo_operators=list(request.pseudo_ops) or None,
             output_dynamic_range_quantized_tflite="dynamic_int8" in request.variants,
             output_integer_quantized_tflite="int8" in request.variants,
         )
+        if self.direct:
+            options["flatbuffer_direct_output_saved_model"] = request.savedmodel
+        else:
+            # copy_onnx_input_output_names_to_tflite is left off: it needs a flatc binary and downloads schema.fbs.
+            options["replace_to_pseudo_operators"] = list(request.pseudo_ops) or None
         if "int8" in request.variants:
             options["custom_input_op_name_np_data_path"] = _calibration_files(request)
             options["quant_type"] = "per-channel"
@@ -181,6 +227,12 @@ class Onnx2TfBackend:
             if not path.is_file():
                 raise _missing_variant(variant, log_path)
             result.tflite[variant] = path
+        report = out_dir / f"{stem}{CORRESPONDENCE_SUFFIX}"
+        if report.is_file():
+            result.correspondence = request.run_dir / report.name
+            shutil.move(str(report), result.correspondence)
+        if not request.savedmodel:
+            return result
         if not (out_dir / "saved_model.pb").is_file():
             raise BackendFailed(f"onnx2tf wrote no SavedModel: {cause_from_log(log_path, 'no reason given')}")
         savedmodel = request.run_dir / "savedmodel"
@@ -190,6 +242,56 @@ class Onnx2TfBackend:
                 shutil.move(str(entry), savedmodel / entry.name)
         result.savedmodel = savedmodel
         return result
+
+
+class _ProgressWatcher:
+    """Turns the direct writer's progress bars in its log into progress fractions, while it runs.
+
+    It prints tqdm bars ("flatbuffer_direct lowering: 40%|", then post-lowering and export). The TF-converter
+    path prints no progress below debug verbosity (whose per-node dumps are too heavy to leave on).
+    """
+
+    PHASES = (("flatbuffer_direct lowering", 0.0, 0.6), ("flatbuffer_direct post-lowering", 0.6, 0.75),
+              ("flatbuffer_direct export", 0.75, 1.0))
+    BAR = re.compile(r"(flatbuffer_direct (?:lowering|post-lowering|export))[^:\n\r]*:\s*(\d+)%")
+
+    def __init__(self, log_path: Path, report: Callable[[float, str], None], interval: float = 0.5):
+        self.log_path, self.report, self.interval = log_path, report, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._offset = 0
+        self._last = -1.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with open(self.log_path, "rb") as log:
+                    log.seek(self._offset)
+                    chunk = log.read().decode("utf-8", "replace")
+                    self._offset = log.tell()
+            except OSError:
+                continue
+            fraction, message = self.parse(strip_ansi(chunk))
+            if fraction is not None and fraction > self._last + 0.005:
+                self._last = fraction
+                self.report(fraction, message)
+
+    @classmethod
+    def parse(cls, text: str) -> tuple[float | None, str]:
+        """The furthest point the text reports: (fraction, message), or (None, "") if it reports none."""
+        bars = cls.BAR.findall(text)
+        if not bars:
+            return None, ""
+        phase, percent = bars[-1]
+        low, high = next((lo, hi) for name, lo, hi in cls.PHASES if name == phase)
+        return low + (high - low) * int(percent) / 100, phase.replace("flatbuffer_direct ", "")
 
 
 def _missing_variant(variant: str, log_path: Path) -> BackendFailed:
@@ -240,6 +342,7 @@ class OnnxTfBackend:
     moves_to_channels_last = False
     pseudo_operators = False
     fuses_gelu = False
+    flex_prone = True
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("onnx_tf") is None:
@@ -297,17 +400,39 @@ def _configure(converter, variant: str, request: BackendRequest) -> None:
         converter.representative_dataset = samples
 
 
-BACKENDS: dict[str, OnnxToTfBackend] = {backend.name: backend for backend in (Onnx2TfBackend(), OnnxTfBackend())}
-DEFAULT_BACKEND = "onnx2tf"
+BACKENDS: dict[str, OnnxToTfBackend] = {backend.name: backend for backend in (
+    Onnx2TfBackend("onnx2tf", "flatbuffer_direct"),
+    Onnx2TfBackend("onnx2tf-tf-converter", "tf_converter"),
+    OnnxTfBackend(),
+)}
+# "auto": each artifact from the first backend in this chain whose result loads, runs and matches the ONNX.
+AUTO = "auto"
+AUTO_CHAIN = ("onnx2tf", "onnx2tf-tf-converter")
+DEFAULT_BACKEND = AUTO
+BACKEND_CHOICES = (AUTO, *BACKENDS)
+
+
+def backend_chain(name: str) -> list[OnnxToTfBackend]:
+    """The backends to try, in order: the auto chain's available ones, or exactly the one named."""
+    if name == AUTO:
+        chain = [BACKENDS[n] for n in AUTO_CHAIN if BACKENDS[n].available()[0]]
+        if not chain:
+            raise StudioError(f"no ONNX -> TF backend is available: {BACKENDS[AUTO_CHAIN[0]].available()[1]}")
+        return chain
+    return [get_backend(name)]
 
 
 def get_backend(name: str) -> OnnxToTfBackend:
     try:
         return BACKENDS[name]
     except KeyError:
-        raise StudioError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}") from None
+        raise StudioError(f"unknown backend {name!r}; choose from {', '.join(BACKEND_CHOICES)}") from None
 
 
 def backend_status() -> dict[str, tuple[bool, str]]:
-    """name -> (available, reason) for every backend, without importing TensorFlow."""
-    return {name: backend.available() for name, backend in BACKENDS.items()}
+    """name -> (available, reason) for "auto" and every backend, without importing TensorFlow."""
+    status = {name: backend.available() for name, backend in BACKENDS.items()}
+    usable = [name for name in AUTO_CHAIN if status[name][0]]
+    auto = (bool(usable), " then ".join(usable) + ", per artifact, falling back when a file fails its check"
+            if usable else status[AUTO_CHAIN[0]][1])
+    return {AUTO: auto, **status}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from studio.artifacts import Artifact
 from studio.formats import Source
@@ -16,7 +16,7 @@ class StageOptions:
     targets: tuple[str, ...] = ("onnx", "savedmodel", "tflite")
     variants: tuple[str, ...] = ("float32", "float16")
     opset: int | None = None          # None: the stage's default
-    backend: str = "onnx2tf"          # ONNX -> TF backend
+    backend: str = "auto"             # ONNX -> TF backend, or "auto": the backend chain with fallback
     keep_layout: bool = False         # keep NCHW image inputs instead of moving them to NHWC
     calibration: str | None = None    # .npy/.npz or image folder for full int8
     seed: int = 0
@@ -32,6 +32,8 @@ class StageContext:
     log: Callable[[str], None] = print                     # one line of log for the user
     progress: Callable[[float, str], None] = lambda f, m: None  # fraction within this stage, message
     previous: list[Artifact] = field(default_factory=list)  # artifacts of earlier stages
+    model: Any = None                 # the source, already loaded by the job (loaded once per job), or None
+    log_dir: Path | None = None       # where converters' full logs go; kept with the job's output
 
 
 class Stage(Protocol):

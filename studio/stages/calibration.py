@@ -1,11 +1,10 @@
-"""Calibration data for onnx2tf: our own generated image-like set, and the user's --calibration data.
+"""Calibration data for int8: our own generated image-like set, or the user's --calibration data.
 
-onnx2tf downloads a 20x128x128x3 sample of MS-COCO for any model with 3-channel image inputs (it runs
-the ONNX on it to check its layout decisions) and for int8 calibration, unless the file is already in
-the current folder. There is no internet here, and a conversion must not depend on one, so we write a
-deterministic image-like set (smooth gradients, waves and soft-edged shapes, float32 in [0, 1]) under
-the name it looks for. Full int8 calibration always gets explicit per-input arrays from here, in the
-converted model's layout, so onnx2tf never normalizes or fetches anything on its own.
+There is no internet here, and a conversion must not depend on one: full int8 calibration always gets
+explicit per-input arrays from here (onnx2tf 2.x requires them for every input), in the converted
+model's layout and with mean 0 / std 1, so onnx2tf never normalizes or fetches anything on its own.
+Images get a deterministic image-like set (smooth gradients, waves and soft-edged shapes, float32 in
+[0, 1]): quantization ranges learnt on white noise are far off for real photos.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import numpy as np
 from studio.errors import StudioError
 from studio.stages.layouts import CHANNELS_FIRST, CHANNELS_LAST, TfInput
 
-# The file name onnx2tf.utils.common_functions.download_test_image_data reads from os.getcwd().
-ONNX2TF_SAMPLE_NAME = "calibration_image_sample_data_20x128x128x3_float32.npy"
 SAMPLES = 20
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 MAX_IMAGES = 200
@@ -58,14 +55,6 @@ def image_like(count: int, height: int, width: int, channels: int, seed: int = 0
             image = image * (1.0 - alpha * mask[..., None]) + color * (alpha * mask[..., None])
         images[i] = np.clip(image, 0.0, 1.0)
     return images
-
-
-def write_onnx2tf_sample(folder: Path) -> Path:
-    """Put our generated sample where onnx2tf looks for its download (it reads it from the cwd)."""
-    path = folder / ONNX2TF_SAMPLE_NAME
-    if not path.is_file():
-        np.save(path, image_like(SAMPLES, 128, 128, 3, seed=0))
-    return path
 
 
 def generated(inputs: list[TfInput], seed: int) -> dict[str, np.ndarray]:

@@ -1,6 +1,11 @@
-"""ONNX -> SavedModel + TFLite (float32, float16, dynamic-range int8, int8) through a backend (onnx2tf by default).
+"""ONNX -> SavedModel + TFLite (float32, float16, dynamic-range int8, int8) through a chain of backends.
 
-What this stage adds on top of the converter:
+Each artifact comes from the first backend in the chain (onnx2tf's direct writer, then its TF-converter
+path) whose file loads in LiteRT, runs, and matches the ONNX within the variant's tolerance on seeded
+inputs; when no backend's file passes, the first one made is kept and the comparison says why. Every
+backend's reason is logged, and each artifact records the backend that made it.
+
+What this stage adds on top of the converters:
 - layouts from the source: image inputs become NHWC (or stay NCHW with keep_layout), NHWC inputs stay
   NHWC, every other input keeps its shape; each artifact records its input layouts, and the TFLite's
   input shapes are checked against them;
@@ -19,14 +24,16 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from studio.artifacts import VARIANTS, Artifact, path_bytes
 from studio.errors import StageError, StudioError
 from studio.stages import calibration
-from studio.stages.backends import (BackendFailed, BackendRequest, BackendResult, OnnxToTfBackend, get_backend,
-                                    onnx2tf_name)
+from studio.stages.backends import (AUTO, BACKEND_CHOICES, BackendFailed, BackendRequest, BackendResult,
+                                    OnnxToTfBackend, backend_chain, onnx2tf_name)
+from studio.stages.capture import strip_ansi
 from studio.stages.base import StageContext
 from studio.stages.flex import flex_ops, tflite_io
 from studio.stages.layouts import TfInput, converted_layout, source_layout
@@ -54,10 +61,11 @@ class OnnxToTf:
     produces = ("savedmodel", "tflite")
 
     def run(self, ctx: StageContext) -> list[Artifact]:
-        backend = get_backend(ctx.options.backend)
-        usable, reason = backend.available()
-        if not usable:
-            raise StageError(self.name, f"backend {backend.name} is unavailable: {reason}")
+        chain = backend_chain(ctx.options.backend)
+        for backend in chain:
+            usable, reason = backend.available()
+            if not usable:
+                raise StageError(self.name, f"backend {backend.name} is unavailable: {reason}")
         want_savedmodel = "savedmodel" in ctx.options.targets
         variants = self._variants(ctx)
         if not want_savedmodel and not variants:
@@ -66,32 +74,121 @@ class OnnxToTf:
 
         ctx.progress(0.02, "preparing the ONNX model")
         model = onnx.load(str(self._input_path(ctx)))
-        inputs = self._inputs(model, ctx, backend)
-        calib = self._calibration(ctx, inputs) if "int8" in variants else None
         dynamic = dynamic_inputs(model)
         if dynamic:
-            shapes = {i.onnx_name: i.source_shape for i in inputs}
+            pairs = input_specs_by_onnx_name(model, ctx.signature.inputs)
+            shapes = {name: tuple(int(d) for d in spec.shape) for name, spec in pairs.items()}
             model = fix_input_shapes(model, shapes)
             fixed = ", ".join(f"{n}={list(shapes[n])}" for n in dynamic if n in shapes)
             ctx.log(f"fixed dynamic input shapes: {fixed}")
-        gelu_model = self._gelu_model(ctx, backend, model)
-        ctx.log("input layouts for TF: " + ", ".join(f"{i.name} {i.source_layout}->{i.tf_layout} {list(i.tf_shape)}"
-                                                       for i in inputs))
-        runs = ctx.work_dir / f".{backend.name}-runs"
+        runs = ctx.work_dir / ".backend-runs"
+        ctx = replace(ctx, progress=_forward_only(ctx.progress))   # several runs share one bar
         try:
-            return self._convert_all(ctx, backend, model, gelu_model, inputs, variants, want_savedmodel, calib, runs)
+            return self._convert_chain(ctx, chain, model, variants, want_savedmodel, runs)
         finally:
             shutil.rmtree(runs, ignore_errors=True)
 
-    # ------------------------------------------------------------ steps
+    # ------------------------------------------------------------ the backend chain
 
-    def _convert_all(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, gelu_model: Any,
-                     inputs: list[TfInput], variants: tuple[str, ...], want_savedmodel: bool, calib, runs: Path
-                     ) -> list[Artifact]:
-        made = tuple(v for v in VARIANTS if v in variants or v == "float32")  # float32 proves the layout
-        ctx.progress(0.1, f"converting with {backend.name} (the slow part)")
+    def _convert_chain(self, ctx: StageContext, chain: list[OnnxToTfBackend], model: Any, variants: tuple[str, ...],
+                       want_savedmodel: bool, runs: Path) -> list[Artifact]:
+        """Each wanted artifact from the first backend whose file passes the check against the ONNX."""
+        from studio.stages.verify import OnnxCheck
+
+        check = OnnxCheck(model, ctx.signature, ctx.options.seed, runs / "check")
+        wanted = [*(["savedmodel"] if want_savedmodel else []), *variants]
+        chosen: dict[str, _Made] = {}
+        kept: dict[str, _Made] = {}       # a file that failed the check, kept in case no backend does better
+        reasons: list[str] = []
+        details: list[str] = []           # each failed backend's log tail, for --debug and the dialog
+        for index, backend in enumerate(chain):
+            todo = [w for w in wanted if w not in chosen]
+            if not todo:
+                break
+            then = f"; trying {chain[index + 1].name}" if index + 1 < len(chain) else ""
+            share = (0.05 + 0.85 * index / len(chain), 0.05 + 0.85 * (index + 1) / len(chain))
+            try:
+                made = self._with_backend(ctx, backend, model, todo, runs / backend.name, share)
+            except StageError as exc:
+                reasons.append(f"{backend.name}: {exc.cause}")
+                details.append(getattr(exc, "details", ""))
+                ctx.log(f"{backend.name} failed: {exc.cause}{then}")
+                continue
+            for what, item in made.items():
+                problem = check.problem(what, item.path, item.inputs) if what != "savedmodel" else None
+                if problem is None:
+                    chosen[what] = item
+                    continue
+                reasons.append(f"{backend.name} {what}: {problem}")
+                kept.setdefault(what, item)
+                ctx.log(f"{backend.name}'s {what} TFLite fails the check against the ONNX ({problem}){then}")
+        for what in wanted:
+            if what not in chosen and what in kept:
+                chosen[what] = kept[what]
+                chosen[what].notes.append("no backend's file passed the check against the ONNX: "
+                                          + "; ".join(r for r in reasons if f" {what}:" in r))
+        missing = [w for w in wanted if w not in chosen]
+        if missing:
+            others = [n for n in BACKEND_CHOICES if n not in (*(b.name for b in chain), AUTO, "onnx-tf")]
+            hints = [f"--backend {others[0]}"] if others else []
+            hints += [] if ctx.options.keep_layout else ["--keep-layout"]
+            error = StageError(self.name, f"no backend made {', '.join(missing)}: " + "; ".join(reasons)
+                               + (f" (try {' or '.join(hints)}; --debug shows the converters' logs)" if hints else ""))
+            error.details = "\n\n".join(d for d in details if d)
+            raise error
+        ctx.progress(0.95, "collecting artifacts")
+        artifacts = self._artifacts(ctx, chosen, wanted)
+        ctx.progress(1.0, f"{len(artifacts)} artifacts written")
+        return artifacts
+
+    def _with_backend(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, todo: list[str], runs: Path,
+                      share: tuple[float, float]) -> dict[str, "_Made"]:
+        """Convert what is still to do with one backend: {"savedmodel" | variant: what it made}."""
+        inputs = self._inputs(model, ctx, backend)
+        variants = tuple(v for v in VARIANTS if v in todo)
+        calib = self._calibration(ctx, inputs) if "int8" in variants else None
+        ctx.log(f"{backend.name}: input layouts for TF: "
+                + ", ".join(f"{i.name} {i.source_layout}->{i.tf_layout} {list(i.tf_shape)}" for i in inputs))
+        job = _BackendJob(ctx, backend, runs, inputs, calib, "savedmodel" in todo, share)
+        if backend.flex_prone:
+            results = [self._convert_with_workarounds(job, model, variants)]
+        else:
+            results = self._convert_isolating_int8(job, model, variants)
+        made: dict[str, _Made] = {}
+        for result in results:
+            if result.savedmodel is not None and "savedmodel" in todo:
+                made["savedmodel"] = _Made(result.savedmodel, backend.name, inputs, list(result.notes))
+            for variant, path in result.tflite.items():
+                if variant in variants:
+                    flex = flex_ops(path) if backend.flex_prone else []
+                    made[variant] = _Made(path, backend.name, inputs, list(result.notes), flex, result.correspondence)
+        return made
+
+    def _convert_isolating_int8(self, job: "_BackendJob", model: Any, variants: tuple[str, ...]) -> list[BackendResult]:
+        """One run; when it fails with full int8 among others, the others and int8 apart, so a failing int8
+        calibration does not cost the float variants (the direct writer stops at its first error)."""
         try:
-            first = self._first_conversion(ctx, backend, gelu_model or model, runs, "run1", inputs, made, calib)
+            return [job.convert(model, "run", variants)]
+        except StageError:
+            if "int8" not in variants or (variants == ("int8",) and not job.savedmodel):
+                raise
+        job.ctx.log(f"{job.backend.name} failed with int8 among the variants; converting int8 on its own")
+        rest = tuple(v for v in variants if v != "int8")
+        results = [job.convert(model, "run-without-int8", rest or ("float32",))] if rest or job.savedmodel else []
+        try:
+            results.append(job.convert(model, "run-int8", ("int8",), savedmodel=False))
+        except StageError as exc:
+            job.ctx.log(f"{job.backend.name} int8: {exc.cause}")
+        return results
+
+    def _convert_with_workarounds(self, job: "_BackendJob", model: Any, variants: tuple[str, ...]) -> BackendResult:
+        """TF's converter: exact GELUs in the order it fuses, replacements for ops TFLite cannot run, and one
+        retry without Select-TF ops."""
+        ctx, backend = job.ctx, job.backend
+        made = tuple(v for v in VARIANTS if v in variants or v == "float32")  # float32 proves the layout
+        gelu_model = self._gelu_model(ctx, backend, model)
+        try:
+            first = self._first_conversion(job, gelu_model or model, "run1", made)
             model = gelu_model or model
         except StageError as exc:
             # TFLite fuses tf.nn.gelu into its GELU unless an activation it fuses into the GELU's last Mul
@@ -99,19 +196,15 @@ class OnnxToTf:
             if gelu_model is None or "Erfc" not in getattr(exc, "tf_ops", ()):
                 raise
             ctx.log("TFLite could not fuse the GELUs (tf.Erfc was left); converting them as exported")
-            first = self._first_conversion(ctx, backend, model, runs, "run1-unfused", inputs, made, calib)
-        ctx.progress(0.65, "checking input layouts and Select-TF ops")
-        self._check_layouts(first.tflite["float32"], inputs)
+            first = self._first_conversion(job, model, "run1-unfused", made)
+        self._check_layouts(first.tflite["float32"], job.inputs)
         tflite = {v: first.tflite[v] for v in variants}
         flex = {v: flex_ops(p) for v, p in tflite.items()}
-        notes: list[str] = []
         if any(flex.values()) and backend.pseudo_operators:
-            tflite, flex, notes = self._avoid_flex(ctx, backend, model, runs, inputs, made, calib, tflite, flex,
-                                                   first.pseudo_ops)
-        ctx.progress(0.95, "collecting artifacts")
-        artifacts = self._artifacts(ctx, first, tflite, flex, notes, inputs, want_savedmodel)
-        ctx.progress(1.0, f"{len(artifacts)} artifacts written")
-        return artifacts
+            tflite, flex, notes = self._avoid_flex(job, model, made, tflite, flex, first.pseudo_ops)
+            first.notes.extend(notes)
+        first.tflite = tflite
+        return first
 
     def _gelu_model(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any) -> Any:
         """A copy of the model with its exact GELUs in the form the backend fuses, or None if it has none."""
@@ -126,35 +219,35 @@ class OnnxToTf:
                 f"into TFLite's builtin GELU (an Erf would be a Select-TF op, which int8 calibration cannot run)")
         return rewritten
 
-    def _first_conversion(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path, tag: str,
-                          inputs: list[TfInput], made: tuple[str, ...], calib) -> BackendResult:
+    def _first_conversion(self, job: "_BackendJob", model: Any, tag: str, made: tuple[str, ...]) -> BackendResult:
         """Convert; when TFLite cannot take a TF op onnx2tf can replace (tf.Asin...), or int8 calibration
         cannot run a Select-TF op it can replace (FlexErf...), retry with the replacements."""
         try:
-            return self._convert(ctx, backend, model, runs / tag, inputs, made, calib, ())
+            return job.convert(model, tag, made)
         except StageError as exc:
             tf_ops = getattr(exc, "tf_ops", ())
             calib_flex = getattr(exc, "calibration_flex_ops", ())
             pseudo = tuple(sorted(set(pseudo_ops_for_tf_ops(tf_ops)) | set(pseudo_ops_for(set(calib_flex)))))
-            if not backend.pseudo_operators or not pseudo:
+            if not job.backend.pseudo_operators or not pseudo:
                 raise
             if tf_ops:
-                ctx.log(f"TFLite cannot express {', '.join(tf_ops)}; "
-                        f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
+                job.ctx.log(f"TFLite cannot express {', '.join(tf_ops)}; "
+                            f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
             if calib_flex:
-                ctx.log(f"int8 calibration cannot run Select-TF ops {', '.join(calib_flex)} (no Flex delegate in "
-                        f"the calibrator); reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
-        result = self._convert(ctx, backend, model, runs / f"{tag}-pseudo", inputs, made, calib, pseudo)
+                job.ctx.log(f"int8 calibration cannot run Select-TF ops {', '.join(calib_flex)} (no Flex delegate "
+                            f"in the calibrator); reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
+        result = job.convert(model, f"{tag}-pseudo", made, pseudo=pseudo)
         result.notes.append(f"onnx2tf pseudo-operators {', '.join(pseudo)} replace ops TFLite cannot run")
         return result
 
-    def _avoid_flex(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, runs: Path, inputs: list[TfInput],
-                    made: tuple[str, ...], calib, tflite: dict[str, Path], flex: dict[str, list[str]],
-                    first: tuple[str, ...] = ()) -> tuple[dict[str, Path], dict[str, list[str]], list[str]]:
+    def _avoid_flex(self, job: "_BackendJob", model: Any, made: tuple[str, ...], tflite: dict[str, Path],
+                    flex: dict[str, list[str]], first: tuple[str, ...] = ()
+                    ) -> tuple[dict[str, Path], dict[str, list[str]], list[str]]:
         """Reconvert once with the pseudo-operators that replace the Flex ops found; keep what is better.
 
         first: the pseudo-operators the first conversion already used (kept, or int8 calibration may fail).
         """
+        ctx = job.ctx
         found = set().union(*flex.values())
         if not set(pseudo_ops_for(found)) - set(first):
             ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; onnx2tf has no replacement for them")
@@ -162,10 +255,9 @@ class OnnxToTf:
         pseudo = tuple(sorted(set(pseudo_ops_for(found)) | set(first)))
         ctx.log(f"TFLite needs Select-TF ops {', '.join(sorted(found))}; "
                 f"reconverting with onnx2tf replace_to_pseudo_operators={list(pseudo)}")
-        ctx.progress(0.7, f"reconverting without {', '.join(sorted(found))}")
         try:
-            retry = self._convert(ctx, backend, model, runs / "run2", inputs, made, calib, pseudo)
-            self._check_layouts(retry.tflite["float32"], inputs)
+            retry = job.convert(model, "run2", made, pseudo=pseudo)
+            self._check_layouts(retry.tflite["float32"], job.inputs)
         except StageError as exc:
             ctx.log(f"the retry failed ({exc.cause}); keeping the first conversion")
             return tflite, flex, []
@@ -177,43 +269,22 @@ class OnnxToTf:
         notes = [f"{', '.join(gone)} avoided with onnx2tf pseudo-operators {', '.join(pseudo)}"] if gone else []
         return tflite, flex, notes
 
-    def _convert(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any, run_dir: Path, inputs: list[TfInput],
-                 variants: tuple[str, ...], calib, pseudo: tuple[str, ...]) -> BackendResult:
-        run_dir.mkdir(parents=True)
-        onnx_copy = run_dir / "model.onnx"
-        save_model(model, onnx_copy)
-        calibration.write_onnx2tf_sample(run_dir)
-        request = BackendRequest(onnx_path=onnx_copy, run_dir=run_dir, inputs=inputs, variants=variants,
-                                 calibration=calib, pseudo_ops=pseudo, log_path=run_dir / "converter.log")
-        t0 = time.perf_counter()
-        try:
-            result = backend.convert(request)
-        except BackendFailed as exc:
-            error = StageError(self.name, str(exc))
-            error.tf_ops = exc.tf_ops   # lets the caller retry with replacements for them
-            error.calibration_flex_ops = exc.calibration_flex_ops   # int8 calibration could not run these
-            raise error from None
-        result.pseudo_ops = pseudo
-        ctx.log(f"{backend.name} converted in {time.perf_counter() - t0:.1f} s"
-                + (f" (pseudo-operators: {', '.join(pseudo)})" if pseudo else ""))
-        return result
-
-    def _artifacts(self, ctx: StageContext, first: BackendResult, tflite: dict[str, Path], flex: dict[str, list[str]],
-                   notes: list[str], inputs: list[TfInput], want_savedmodel: bool) -> list[Artifact]:
+    def _artifacts(self, ctx: StageContext, chosen: dict[str, "_Made"], wanted: list[str]) -> list[Artifact]:
         stem = ctx.source.stem
-        layouts = {i.name: i.tf_layout for i in inputs}
         artifacts = []
-        if want_savedmodel and first.savedmodel is not None:
-            target = ctx.work_dir / f"{stem}_savedmodel"
-            shutil.move(str(first.savedmodel), target)
-            artifacts.append(Artifact(kind="savedmodel", variant="float32", path=str(target), bytes=path_bytes(target),
-                                      input_layout=dict(layouts), produced_by=self.name, notes=list(first.notes)))
-        for variant, path in tflite.items():
-            target = ctx.work_dir / f"{stem}_{variant}.tflite"
-            shutil.move(str(path), target)
-            artifact = Artifact(kind="tflite", variant=variant, path=str(target), bytes=path_bytes(target),
-                                input_layout=dict(layouts), produced_by=self.name, flex_ops=list(flex.get(variant, [])),
-                                notes=list(first.notes) + notes)
+        for what in wanted:
+            item = chosen[what]
+            kind, variant = ("savedmodel", "float32") if what == "savedmodel" else ("tflite", what)
+            target = ctx.work_dir / (f"{stem}_savedmodel" if kind == "savedmodel" else f"{stem}_{variant}.tflite")
+            shutil.move(str(item.path), target)
+            extras = {}
+            if item.correspondence is not None and item.correspondence.is_file():
+                report = ctx.work_dir / f"{stem}_{variant}.tensor_correspondence.json"
+                shutil.move(str(item.correspondence), report)
+                extras["tensor_correspondence"] = str(report)
+            artifact = Artifact(kind=kind, variant=variant, path=str(target), bytes=path_bytes(target),
+                                input_layout={i.name: i.tf_layout for i in item.inputs}, produced_by=self.name,
+                                backend=item.backend, flex_ops=list(item.flex), notes=list(item.notes), extras=extras)
             if artifact.flex_ops:
                 artifact.notes.append(f"needs the Flex delegate (Select-TF ops: {', '.join(artifact.flex_ops)}); "
                                       f"LiteRT's builtin ops cannot run it")
@@ -286,3 +357,96 @@ class OnnxToTf:
             if shape is not None and tuple(shape) != tuple(spec.tf_shape):
                 raise StageError(self.name, f"input {spec.name!r} came out as {list(shape)}, expected "
                                             f"{list(spec.tf_shape)} ({spec.tf_layout})")
+
+
+@dataclass
+class _Made:
+    """One file a backend wrote, before it is chosen and moved into place."""
+
+    path: Path
+    backend: str
+    inputs: list[TfInput]
+    notes: list[str] = field(default_factory=list)
+    flex: list[str] = field(default_factory=list)
+    correspondence: Path | None = None
+
+
+@dataclass
+class _BackendJob:
+    """One backend's runs for one stage: each run gets its own folder and log; the logs are kept."""
+
+    ctx: StageContext
+    backend: OnnxToTfBackend
+    runs: Path
+    inputs: list[TfInput]
+    calib: dict | None
+    savedmodel: bool
+    share: tuple[float, float]   # the part of the stage's progress bar this backend moves through
+
+    def convert(self, model: Any, tag: str, variants: tuple[str, ...], pseudo: tuple[str, ...] = (),
+                savedmodel: bool | None = None) -> BackendResult:
+        run_dir = self.runs / tag
+        run_dir.mkdir(parents=True)
+        onnx_copy = run_dir / "model.onnx"
+        save_model(model, onnx_copy)
+        low, high = self.share
+        ctx, name = self.ctx, self.backend.name
+        log_path = ctx.log_dir / f"{name}-{tag}.log" if ctx.log_dir else run_dir / "converter.log"
+        ctx.progress(low, f"converting with {name}")
+        request = BackendRequest(onnx_path=onnx_copy, run_dir=run_dir, inputs=self.inputs, variants=variants,
+                                 calibration=self.calib if "int8" in variants else None, pseudo_ops=pseudo,
+                                 log_path=log_path, savedmodel=self.savedmodel if savedmodel is None else savedmodel,
+                                 progress=lambda f, m: ctx.progress(low + (high - low) * f, f"{name}: {m}"))
+        t0 = time.perf_counter()
+        try:
+            result = self.backend.convert(request)
+        except BackendFailed as exc:
+            error = StageError("onnx->tf", failing_node(model, log_path, str(exc)))
+            error.tf_ops = exc.tf_ops   # lets the caller retry with replacements for them
+            error.calibration_flex_ops = exc.calibration_flex_ops   # int8 calibration could not run these
+            error.details = log_tail(log_path)
+            raise error from None
+        result.pseudo_ops = pseudo
+        ctx.log(f"{name} converted {', '.join(variants)} in {time.perf_counter() - t0:.1f} s"
+                + (f" (pseudo-operators: {', '.join(pseudo)})" if pseudo else ""))
+        return result
+
+
+def _forward_only(progress):
+    """A progress callback that never goes back: a backend's second run starts its bars at 0 again."""
+    furthest = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        furthest[0] = max(furthest[0], fraction)
+        progress(furthest[0], message)
+
+    return report
+
+
+def failing_node(model: Any, log_path: Path, cause: str) -> str:
+    """The cause, led by the ONNX node it happened at and that node's op, when the log or the cause names one."""
+    import re
+
+    ops = {node.name: node.op_type for node in model.graph.node if node.name}
+    said = re.match(r"at ONNX node (\S+): (.*)", cause)   # onnx2tf's exception named the node already
+    if said:
+        name, cause = said.groups()
+        return f"at ONNX node {name} ({ops[name]}): {cause}" if name in ops else f"at ONNX node {name}: {cause}"
+    named = re.findall(r"onnx_op_name:\s*(\S+)", strip_ansi(_read(log_path)))
+    name = next((n for n in reversed(named) if n in ops), None)
+    if name is None:
+        name = next((n for n in sorted(ops, key=len, reverse=True) if len(n) > 3 and n in cause), None)
+    return f"at ONNX node {name} ({ops[name]}): {cause}" if name else cause
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    """The end of a converter's log, for the failure's details (--debug, the dialog's details)."""
+    text = _read(path)
+    return f"--- last lines of {path} ---\n" + "\n".join(strip_ansi(text).splitlines()[-lines:]) if text else ""

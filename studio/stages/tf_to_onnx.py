@@ -2,7 +2,8 @@
 
 Inputs get a fixed signature from the resolved shapes, so the ONNX is static like the TFLite it feeds.
 Keras models go through tf2onnx.from_keras (keeps input and output names and order); SavedModels
-through their serving_default signature (outputs named by its keys).
+through their serving_default signature (outputs named by its keys). Either one, when its trace calls
+XLA-compiled functions (Keras 3's grouped convolutions), goes through keras_tracing, which inlines them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class TfToOnnx:
     def run(self, ctx: StageContext) -> list[Artifact]:
         import tensorflow as tf
 
+        import studio.stages.tf2onnx_handlers  # noqa: F401  registers handlers for ops tf2onnx lacks (Erfc, ...)
         from studio.loaders import load_tf
 
         opset = ctx.options.opset or DEFAULT_OPSET
@@ -37,10 +39,10 @@ class TfToOnnx:
             ctx.log(f"tf2onnx 1.17 writes opset {MAX_OPSET} at most: using {MAX_OPSET} instead of {opset}")
             opset = MAX_OPSET
         ctx.progress(0.05, "loading the TensorFlow model")
-        model = load_tf(ctx.source)
+        model = ctx.model if ctx.model is not None else load_tf(ctx.source)
         specs = [tf.TensorSpec([int(d) for d in s.shape], tf.as_dtype(s.dtype or "float32"), name=s.name)
                  for s in ctx.signature.inputs]
-        log_path = ctx.work_dir / "tf2onnx.log"
+        log_path = (ctx.log_dir or ctx.work_dir) / "tf2onnx.log"
         ctx.progress(0.2, "converting with tf2onnx")
         t0 = time.perf_counter()
         try:
@@ -61,22 +63,32 @@ class TfToOnnx:
         ctx.progress(1.0, "ONNX written")
         layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
         return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=onnx_bytes(target),
-                         input_layout=layouts, produced_by=self.name, notes=[f"tf2onnx {route}, opset {opset}"])]
+                         input_layout=layouts, produced_by=self.name, backend="tf2onnx",
+                         notes=[f"tf2onnx {route}, opset {opset}"])]
 
     def _convert(self, model: Any, specs: list, opset: int, ctx: StageContext) -> tuple[Any, str, str | None]:
         """(ONNX proto, how it was made, why from_keras failed if it did)."""
         import tf2onnx
 
-        if ctx.source.format is Format.SAVEDMODEL:
-            serving = _serving_function(model, specs)
-            proto, _ = tf2onnx.convert.from_function(serving, input_signature=specs, opset=opset)
+        from studio.stages.keras_tracing import convert_inlining_xla, xla_compiled_calls
+
+        savedmodel = ctx.source.format is Format.SAVEDMODEL
+        function = _serving_function(model, specs) if savedmodel else _keras_function(model, specs)
+        calls = xla_compiled_calls(function)  # traces once; from_function below reuses the trace
+        if calls:  # tf2onnx cannot translate them (Keras 3 computes grouped convolutions that way)
+            ctx.log(f"the model calls {calls} XLA-compiled functions (jit_compile=True), which tf2onnx "
+                    "cannot translate: converted with them inlined")
+            route = "serving_default signature" if savedmodel else "from_function"
+            return convert_inlining_xla(function, specs, opset), f"{route}, XLA calls inlined", None
+        if savedmodel:
+            proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
             return proto, "serving_default signature", None
         try:
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=opset)
             return proto, "from_keras", None
         except Exception as exc:
             fallback = one_line(exc, 200)
-        proto, _ = tf2onnx.convert.from_function(_keras_function(model, specs), input_signature=specs, opset=opset)
+        proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
         return proto, "from_function", fallback
 
 

@@ -1,15 +1,17 @@
 """PyTorch -> ONNX with torch.onnx.export: the dynamo exporter first, the TorchScript exporter when it fails.
 
-The dynamo exporter handles modern models (and ExportedPrograms) best; the TorchScript exporter is the
-one that understands ScriptModules. Both get static shapes from the resolved signature, the source's
-input names, and output names the comparison can pair.
+The dynamo exporter handles modern models (and ExportedPrograms) best but refuses ScriptModules: those go
+through torch's TorchScript -> ExportedProgram converter (TS2EP) into it, and the TorchScript exporter,
+the one that reads ScriptModules directly, is their fallback (it fails on e.g. traced attention: "transpose
+for tensor of unknown rank"). Every exporter gets static shapes and dtypes from the resolved signature, the
+source's input names, and output names the comparison can pair.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,7 +30,10 @@ DEFAULT_OPSET = 18
 
 
 def example_inputs(signature: Signature, seed: int) -> list[np.ndarray]:
-    """Seeded normal floats (zeros for integer and bool inputs: always valid indices) of the resolved shapes."""
+    """Seeded normal floats of the resolved shapes and dtypes; integer and bool inputs get what their name says
+    they hold (an attention mask: mostly ones, see inputs.hinted_values), else zeros: always valid indices."""
+    from studio.inputs import hinted_values
+
     rng = np.random.default_rng(seed)
     arrays = []
     for spec in signature.inputs:
@@ -37,7 +42,8 @@ def example_inputs(signature: Signature, seed: int) -> list[np.ndarray]:
         if dtype.kind == "f":
             arrays.append(rng.standard_normal(shape).astype(dtype))
         else:
-            arrays.append(np.zeros(shape, dtype=dtype))
+            hinted = hinted_values(spec.name, shape, dtype, rng)
+            arrays.append(hinted if hinted is not None else np.zeros(shape, dtype=dtype))
     return arrays
 
 
@@ -80,43 +86,84 @@ class TorchToOnnx:
 
         opset = ctx.options.opset or DEFAULT_OPSET
         ctx.progress(0.05, "loading the PyTorch model")
-        loaded = load_torch(ctx.source)
+        loaded = ctx.model if ctx.model is not None else load_torch(ctx.source)   # the job loaded it once
         module = loaded.module() if isinstance(loaded, torch.export.ExportedProgram) else loaded
         args = tuple(torch.from_numpy(a) for a in example_inputs(ctx.signature, ctx.options.seed))
         try:
             with torch.no_grad():
                 keys = flat_output_keys(module(*args))
         except Exception as exc:
-            raise StageError(self.name, f"the model does not run on inputs of the given shapes: "
-                                        f"{one_line(exc)}") from exc
+            given = ", ".join(f"{s.name} {s.dtype}[{','.join(map(str, s.shape))}]" for s in ctx.signature.inputs)
+            raise StageError(self.name, f"the model does not run on inputs of the given shapes and dtypes ({given}): "
+                                        f"{_run_failure(exc)} (set a dtype with --input-shape NAME=1,16:int64)"
+                             ) from exc
         names = output_names(ctx.signature, keys)
         target = ctx.work_dir / f"{ctx.source.stem}.onnx"
         export = dict(input_names=[s.name for s in ctx.signature.inputs], output_names=names, opset_version=opset,
                       external_data=_parameter_bytes(module) >= EXTERNAL_DATA_THRESHOLD)
-        log_path = ctx.work_dir / "torch_onnx.log"
+        log_path = (ctx.log_dir or ctx.work_dir) / "torch_onnx.log"
 
-        ctx.progress(0.2, "exporting with the dynamo exporter")
-        exporter = "dynamo"
+        attempts = self._attempts(module, args, target, log_path, export)
+        ctx.log("export attempts, in order: "
+                + "; ".join(f"{i}. {label}" for i, (label, _, _) in enumerate(attempts, 1)))
+        failures: list[tuple[str, str]] = []   # (the step that failed, why)
+        exporter = route = ""
         t0 = time.perf_counter()
-        try:
-            self._export(module, args, target, log_path, dynamo=True, **export)
-        except Exception as exc:
-            reason = _reason(exc)
-            ctx.log(f"dynamo exporter failed ({reason}); falling back to the TorchScript exporter")
-            ctx.progress(0.5, "exporting with the TorchScript exporter")
-            exporter = "torchscript"
-            _remove_partial(target)
+        for i, (label, key, attempt) in enumerate(attempts):
+            ctx.progress(0.2 + 0.6 * i / len(attempts), f"exporting: {label}")
             try:
-                self._export(module, args, target, log_path, dynamo=False, **export)
-            except Exception as exc2:
+                attempt()
+            except Exception as exc:
                 _remove_partial(target)
-                raise StageError(self.name, f"both exporters failed: dynamo: {reason}; "
-                                            f"torchscript: {_reason(exc2)}") from exc2
-        ctx.log(f"exported with the {exporter} exporter, opset {opset}, in {time.perf_counter() - t0:.1f} s")
+                step, cause = exc.args if isinstance(exc, _StepFailed) else (label, exc)
+                failures.append((step, _reason(cause)))
+                then = f"trying {attempts[i + 1][0]}" if i + 1 < len(attempts) else "no export route left"
+                ctx.log(f"{step[0].upper()}{step[1:]} failed: {failures[-1][1]}; {then}")
+                continue
+            exporter = key
+            route = ", then ".join([f"{step} failed" for step, _ in failures] + [label])
+            break
+        if not exporter:
+            raise StageError(self.name, "every export attempt failed: "
+                                        + "; ".join(f"{step}: {reason}" for step, reason in failures))
+        how = "TS2EP + the dynamo" if exporter == TS2EP_DYNAMO else f"the {exporter}"
+        ctx.log(f"exported with {how} exporter, opset {opset}, in {time.perf_counter() - t0:.1f} s")
         ctx.progress(1.0, "ONNX written")
         layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
         return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=onnx_bytes(target),
-                         input_layout=layouts, produced_by=self.name, notes=[f"exporter: {exporter}, opset {opset}"])]
+                         input_layout=layouts, produced_by=self.name, backend=f"torch.onnx ({exporter})",
+                         notes=[f"exporter: {exporter}, opset {opset}", f"route: {route}"])]
+
+    def _attempts(self, module: Any, args: tuple, target: Path, log_path: Path,
+                  export: dict[str, Any]) -> list[tuple[str, str, Callable[[], None]]]:
+        """(label, exporter key, attempt) in the order to try them.
+
+        A ScriptModule goes through torch's TorchScript -> ExportedProgram converter (TS2EP) into the dynamo
+        exporter, which refuses ScriptModules themselves; the TorchScript exporter is the fallback. Anything
+        else: the dynamo exporter, then the TorchScript exporter.
+        """
+        import torch
+
+        def dynamo() -> None:
+            self._export(module, args, target, log_path, dynamo=True, **export)
+
+        def torchscript() -> None:
+            self._export(module, args, target, log_path, dynamo=False, **export)
+
+        def ts2ep_dynamo() -> None:
+            try:
+                program = _ts2ep(module, args, log_path)
+            except Exception as exc:
+                raise _StepFailed(TS2EP_STEP, exc) from exc
+            try:
+                self._export(program, args, target, log_path, dynamo=True, **export)
+            except Exception as exc:
+                raise _StepFailed("the dynamo exporter (on the TS2EP ExportedProgram)", exc) from exc
+
+        if isinstance(module, torch.jit.ScriptModule):
+            return [(f"{TS2EP_STEP} + the dynamo exporter", TS2EP_DYNAMO, ts2ep_dynamo),
+                    ("the TorchScript exporter", "torchscript", torchscript)]
+        return [("the dynamo exporter", "dynamo", dynamo), ("the TorchScript exporter", "torchscript", torchscript)]
 
     @staticmethod
     def _export(module: Any, args: tuple, target: Path, log_path: Path, dynamo: bool, **kwargs: Any) -> None:
@@ -131,11 +178,56 @@ class TorchToOnnx:
             raise StudioError("the exporter wrote no file")
 
 
+TS2EP_STEP = "TorchScript -> ExportedProgram (TS2EP)"
+TS2EP_DYNAMO = "ts2ep+dynamo"   # the exporter key in the artifact's notes, beside "dynamo" and "torchscript"
+
+
+class _StepFailed(Exception):
+    """One step of an export attempt failed: args are (the step's name, its exception)."""
+
+
+def _ts2ep(module: Any, args: tuple, log_path: Path) -> Any:
+    """The ScriptModule as an ExportedProgram, by torch's TorchScript -> ExportedProgram converter."""
+    import warnings
+
+    from torch._export.converter import TS2EPConverter
+
+    with captured_output(log_path), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TS2EPConverter(module, args).convert()
+
+
+# Where torch's messages stop saying why and start dumping graphs, tensors or advice.
+_DUMP_MARKERS = ("[Caused by the value", "(node defined in", "Inputs:", "Outputs:", "Set TORCH_LOGS",
+                 "For more information", "See the stack trace", "Exception raised from", "While executing",
+                 "Original traceback")
+REASON_LIMIT = 240
+
+
 def _reason(exc: BaseException) -> str:
-    """One line: torch's exporter errors start with a banner; the underlying cause is more telling."""
+    """One short line: torch's exporter errors start with a banner (the underlying cause is more telling)
+    and often go on with graph or tensor dumps, which are cut."""
     cause = exc.__cause__ or exc
-    text = strip_ansi(one_line(cause, 300))
-    return text
+    text = strip_ansi(str(cause))
+    for marker in _DUMP_MARKERS:
+        head = text.split(marker, 1)[0]
+        if head.strip():
+            text = head
+    text = " ".join(text.split()).rstrip(" .") or type(cause).__name__
+    if type(cause).__name__ not in text:
+        text = f"{type(cause).__name__}: {text}"
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
+
+
+def _run_failure(exc: BaseException) -> str:
+    """One line for a model that fails on the example inputs: a ScriptModule's error is a TorchScript traceback
+    (serialized code, then the trace) whose last line is the error itself."""
+    text = str(exc)
+    if "Traceback of TorchScript" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1:]
+        if last:
+            return one_line(StudioError(last[0].strip()), 300)
+    return one_line(exc, 300)
 
 
 def _remove_partial(target: Path) -> None:

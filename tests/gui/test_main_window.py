@@ -160,7 +160,7 @@ def test_shape_editor_marks_dynamic_dims_and_gates_convert(window, tiny_model):
 def test_unavailable_backend_is_shown_disabled_with_its_reason(window):
     combo = window.convert_panel.backend
     names = [combo.itemData(i) for i in range(combo.count())]
-    assert "onnx2tf" in names and combo.currentData() == "onnx2tf"
+    assert names[:3] == ["auto", "onnx2tf", "onnx2tf-tf-converter"] and combo.currentData() == "auto"
     if "onnx-tf" in names:
         index = names.index("onnx-tf")
         from studio.stages.registry import backend_status
@@ -345,3 +345,22 @@ def test_compare_tab_fits_the_default_window_with_every_dock_open(window, qtbot,
     assert (window.width(), window.height()) == (700, 560)
     assert table.horizontalScrollBar().maximum() > 0
     assert table.viewport().height() >= table.verticalHeader().length()
+
+
+def test_torchscript_inputs_take_a_typed_dtype_into_the_request_and_the_command(window, tiny_model):
+    """TorchScript stores no shapes and no dtypes: the dtype cell is editable, checked, and reaches both."""
+    from studio import cli
+
+    panel = window.convert_panel
+    panel.set_source(Source(tiny_model, Format.TORCHSCRIPT),
+                     [{"name": "input_ids", "dtype": "float32", "shape": [], "layout": "other"}])
+    assert panel.shapes.item(0, 1).flags() & Qt.ItemFlag.ItemIsEditable
+    panel.shapes.item(0, 2).setText("1, 16")
+    panel.shapes.item(0, 1).setText("int65")
+    assert any("input_ids" in p and "int65" in p for p in panel.problems())
+    panel.shapes.item(0, 1).setText("int64")
+    assert panel.is_ready()
+    request = panel.build_request(str(panel.output_folder()) + "/ids")
+    assert request.input_dtypes == {"input_ids": "int64"} and request.input_shapes == {"input_ids": [1, 16]}
+    args = cli.build_parser().parse_args(shlex.split(panel.command_line(request.out_dir))[1:])
+    assert args.input_shape == ["input_ids=1,16:int64"]

@@ -26,34 +26,6 @@ def test_generated_images_are_deterministic_image_like_and_in_range():
     assert not np.array_equal(a[0], a[1])
 
 
-def test_the_onnx2tf_sample_has_the_name_and_shape_onnx2tf_reads(tmp_path):
-    path = calibration.write_onnx2tf_sample(tmp_path)
-    assert path.name == "calibration_image_sample_data_20x128x128x3_float32.npy"
-    data = np.load(path)
-    assert data.shape == (20, 128, 128, 3) and data.dtype == np.float32
-
-
-def test_onnx2tf_reads_our_sample_instead_of_downloading(tmp_path, monkeypatch):
-    """The guard catches onnx2tf's download in an empty folder; with our file there, no connection is made."""
-    from onnx2tf.utils.common_functions import download_test_image_data
-
-    from .conftest import NETWORK_ATTEMPTS, no_network
-
-    monkeypatch.chdir(tmp_path)
-    before = len(NETWORK_ATTEMPTS)
-    try:
-        with no_network(), pytest.raises(Exception):
-            download_test_image_data()
-        assert len(NETWORK_ATTEMPTS) > before
-    finally:
-        del NETWORK_ATTEMPTS[before:]
-    calibration.write_onnx2tf_sample(tmp_path)
-    with no_network():
-        data = download_test_image_data()
-    assert len(NETWORK_ATTEMPTS) == before
-    assert np.array_equal(data, calibration.image_like(20, 128, 128, 3, seed=0))
-
-
 def test_generated_calibration_follows_each_inputs_tf_layout():
     inputs = [tf_input(), tf_input("kept", layout=NCHW, tf_layout=NCHW), tf_input("tokens", (1, 10, 32), OTHER, OTHER)]
     data = calibration.generated(inputs, seed=0)
@@ -122,7 +94,8 @@ def test_a_layout_read_before_the_shape_was_known_is_guessed_again():
 
 
 def test_flex_ops_are_found_in_a_raw_onnx2tf_conversion_of_exact_gelu(onnx_runs, tmp_path):
-    """Straight onnx2tf on the transformer block's ONNX emits FlexErf; flex_ops reads it from the file."""
+    """onnx2tf's TF-converter path on the transformer block's ONNX emits FlexErf; flex_ops reads it from the
+    file. Its direct writer lowers the Erf to builtin ops on the same ONNX."""
     import shutil
 
     from .conftest import no_network
@@ -130,15 +103,23 @@ def test_flex_ops_are_found_in_a_raw_onnx2tf_conversion_of_exact_gelu(onnx_runs,
     from studio.stages.flex import custom_ops, flex_ops, tflite_io
     from studio.stages.layouts import TfInput
 
-    shutil.copy(onnx_runs["torch_block"].one("onnx").path, tmp_path / "block.onnx")
-    calibration.write_onnx2tf_sample(tmp_path)
     tokens = TfInput("tokens", "tokens", "tokens", "float32", (1, 10, 32), OTHER, OTHER)
-    with no_network():
-        result = BACKENDS["onnx2tf"].convert(BackendRequest(tmp_path / "block.onnx", tmp_path, [tokens], ("float32",)))
-    raw = result.tflite["float32"]
+    made = {}
+    for backend in ("onnx2tf-tf-converter", "onnx2tf"):
+        run_dir = tmp_path / backend
+        run_dir.mkdir()
+        shutil.copy(onnx_runs["torch_block"].one("onnx").path, run_dir / "block.onnx")
+        with no_network():
+            made[backend] = BACKENDS[backend].convert(BackendRequest(run_dir / "block.onnx", run_dir, [tokens],
+                                                                     ("float32",), savedmodel=False))
+    raw = made["onnx2tf-tf-converter"].tflite["float32"]
     assert flex_ops(raw) == ["FlexErf"] and custom_ops(raw) == ["FlexErf"]
     inputs, outputs = tflite_io(raw)
-    assert inputs == [("tokens", (1, 10, 32))] and [shape for _, shape in outputs] == [(1, 10, 32)]
+    assert [shape for _, shape in inputs] == [shape for _, shape in outputs] == [(1, 10, 32)]
+    direct = made["onnx2tf"]
+    assert flex_ops(direct.tflite["float32"]) == [] and direct.backend == "onnx2tf"
+    assert tflite_io(direct.tflite["float32"])[0] == [("tokens", (1, 10, 32))]   # the source's input name
+    assert direct.correspondence is not None and direct.correspondence.is_file()
 
 
 def test_unknown_operators_are_named(tmp_path):

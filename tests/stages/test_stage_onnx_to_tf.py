@@ -11,6 +11,7 @@ from studio.signature import NCHW, NHWC, OTHER
 from .conftest import NETWORK_ATTEMPTS
 
 ATOL = 1e-4
+TF_CONVERTER = "onnx2tf-tf-converter"   # onnx2tf's older path: the Flex-op workarounds below are its own
 
 
 def to_layout(array: np.ndarray, source: str, target: str) -> np.ndarray:
@@ -93,7 +94,9 @@ def test_only_the_requested_artifacts_are_left(tf_runs):
     assert kinds == [("savedmodel", "float32"), ("tflite", "dynamic_int8"), ("tflite", "float16"),
                      ("tflite", "float32"), ("tflite", "int8")]
     work = Path(run.artifacts[0].path).parent
-    assert sorted(p.name for p in work.iterdir()) == sorted(Path(a.path).name for a in run.artifacts)
+    extras = [Path(p).name for a in run.artifacts for p in a.extras.values()]
+    assert extras == ["cnn_float32.tensor_correspondence.json"]   # the direct writer's ONNX -> TFLite tensor map
+    assert sorted(p.name for p in work.iterdir()) == sorted([Path(a.path).name for a in run.artifacts] + extras)
     assert (work / "cnn_savedmodel" / "saved_model.pb").is_file()
     assert all(a.bytes > 0 and a.produced_by == "onnx->tf" for a in run.artifacts)
     assert [(a.kind, a.variant) for a in tf_runs["keras_cnn"].artifacts] == [("savedmodel", "float32"),
@@ -121,10 +124,25 @@ def tflite_ops(path: str) -> list[str]:
     return [op["op_name"] for op in interpreter._get_ops_details()]
 
 
-def test_exact_gelu_becomes_tflites_builtin_gelu_in_one_conversion(tf_runs):
-    """The dynamo exporter's GELU order is rewritten into the one onnx2tf fuses: no Erf, no FlexErf, no retry."""
+def test_the_direct_writer_lowers_exact_gelu_to_builtin_ops(tf_runs):
+    """onnx2tf's direct writer never emits Select-TF ops: the transformer block's Erf needs no workaround."""
     run = tf_runs["torch_block"]
+    assert {a.backend for a in run.artifacts if a.variant != "int8"} == {"onnx2tf"}
     assert all(a.flex_ops == [] for a in run.artifacts)
+    assert not any("exact GELU rewritten" in line or "replace_to_pseudo_operators" in line for line in run.logs)
+    ops = tflite_ops(run.one("tflite").path)
+    assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops)
+
+
+def test_exact_gelu_becomes_tflites_builtin_gelu_in_one_conversion(sources, onnx_runs, work_root):
+    """On the TF-converter path, the dynamo exporter's GELU order is rewritten into the one onnx2tf fuses:
+    no Erf, no FlexErf, no retry."""
+    from .conftest import run_stage
+
+    run = run_stage("onnx->tf", sources["torch_block"], work_root / "block-tfconv",
+                    input_path=Path(onnx_runs["torch_block"].one("onnx").path), targets=("tflite",),
+                    variants=("float32", "int8"), backend=TF_CONVERTER)
+    assert all(a.flex_ops == [] and a.backend == TF_CONVERTER for a in run.artifacts)
     assert any("1 exact GELU rewritten" in line for line in run.logs)
     assert not any("replace_to_pseudo_operators" in line for line in run.logs)
     for variant in ("float32", "int8"):
@@ -254,10 +272,14 @@ def test_an_unsupported_operator_is_a_one_line_stage_error_naming_it(work_root):
     path = unsupported_op_onnx(work_root / "window.onnx")
     model = Model(Source(path, Format.ONNX), Signature((TensorSpec("x", "float32", (1, 8)),)), None)
     with pytest.raises(StageError) as err:
-        run_stage("onnx->tf", model, work_root / "window-tf")
+        run_stage("onnx->tf", model, work_root / "window-tf", backend=TF_CONVERTER)
     assert err.value.stage == "onnx->tf" and err.value.exit_code == 3
     assert "BlackmanWindow" in err.value.cause and "\n" not in str(err.value)
+    assert "--keep-layout" in err.value.cause   # what to try next
     assert list((work_root / "window-tf").iterdir()) == []   # nothing half-written is left
+    # the default chain's direct writer implements it
+    run = run_stage("onnx->tf", model, work_root / "window-auto", targets=("tflite",), variants=("float32",))
+    assert run.one("tflite").backend == "onnx2tf"
 
 
 def test_choosing_the_onnx_tf_backend_is_a_stage_error_with_its_reason(sources, onnx_runs, work_root):
@@ -315,11 +337,25 @@ def test_flex_ops_that_no_replacement_avoids_are_named_on_the_artifact(work_root
     """Cosh becomes FlexCosh and onnx2tf has no pseudo-operator for it: the artifact says so."""
     from .conftest import run_stage
 
-    run = run_stage("onnx->tf", unary_model(work_root, "Cosh"), work_root / "cosh-tf", targets=("tflite",))
+    run = run_stage("onnx->tf", unary_model(work_root, "Cosh"), work_root / "cosh-tf", targets=("tflite",), backend=TF_CONVERTER)
     assert [(a.variant, a.flex_ops) for a in run.artifacts] == [("float32", ["FlexCosh"]), ("float16", ["FlexCosh"])]
     assert all(a.to_dict()["needs_flex_delegate"] for a in run.artifacts)
     assert any("needs the Flex delegate" in note and "FlexCosh" in note for note in run.artifacts[0].notes)
     assert any("onnx2tf has no replacement" in line for line in run.logs)
+
+
+def test_the_default_chain_writes_cosh_with_builtin_ops(work_root):
+    """The same Cosh model through the default chain: the direct writer needs no Flex delegate."""
+    from .conftest import run_stage
+
+    model = unary_model(work_root, "Cosh")
+    run = run_stage("onnx->tf", model, work_root / "cosh-auto", targets=("tflite",), variants=("float32",))
+    (artifact,) = run.artifacts
+    assert artifact.flex_ops == [] and artifact.backend == "onnx2tf"
+    feeds = model.feeds()
+    (expected,) = run_onnx(str(model.source.path), feeds)
+    (got,) = run_tflite(artifact.path, feeds)
+    assert np.abs(got - expected).max() <= 1e-5
 
 
 def test_a_tf_op_tflite_cannot_express_is_replaced_by_a_pseudo_operator(work_root):
@@ -327,7 +363,7 @@ def test_a_tf_op_tflite_cannot_express_is_replaced_by_a_pseudo_operator(work_roo
     from .conftest import run_stage
 
     model = unary_model(work_root, "Asin")
-    run = run_stage("onnx->tf", model, work_root / "asin-tf", targets=("tflite",), variants=("float32",))
+    run = run_stage("onnx->tf", model, work_root / "asin-tf", targets=("tflite",), variants=("float32",), backend=TF_CONVERTER)
     (artifact,) = run.artifacts
     assert artifact.flex_ops == [] and any("replace_to_pseudo_operators=['asin']" in line for line in run.logs)
     feeds = model.feeds()
@@ -342,7 +378,7 @@ def test_a_tf_op_without_any_replacement_is_a_stage_error_naming_it(work_root):
     from .conftest import run_stage
 
     with pytest.raises(StageError, match="cannot express TF op Atanh") as err:
-        run_stage("onnx->tf", unary_model(work_root, "Atanh"), work_root / "atanh-tf", targets=("tflite",))
+        run_stage("onnx->tf", unary_model(work_root, "Atanh"), work_root / "atanh-tf", targets=("tflite",), backend=TF_CONVERTER)
     assert "\n" not in str(err.value)
 
 
@@ -366,7 +402,7 @@ def test_int8_calibration_that_cannot_run_a_flex_op_is_retried_with_its_replacem
     from .conftest import run_stage
 
     model = unary_model(work_root, "Erf")
-    run = run_stage("onnx->tf", model, work_root / "erf-int8-tf", targets=("tflite",), variants=("float32", "int8"))
+    run = run_stage("onnx->tf", model, work_root / "erf-int8-tf", targets=("tflite",), variants=("float32", "int8"), backend=TF_CONVERTER)
     assert [(a.variant, a.flex_ops) for a in run.artifacts] == [("float32", []), ("int8", [])]
     assert any("int8 calibration cannot run Select-TF ops FlexErf" in line
                and "replace_to_pseudo_operators=['erf']" in line for line in run.logs)
@@ -383,7 +419,7 @@ def test_no_int8_file_is_a_stage_error_with_onnx2tfs_own_reason(work_root):
     from .conftest import run_stage
 
     with pytest.raises(StageError) as err:
-        run_stage("onnx->tf", unary_model(work_root, "Cosh"), work_root / "cosh-int8-tf", targets=("tflite",),
+        run_stage("onnx->tf", unary_model(work_root, "Cosh"), work_root / "cosh-int8-tf", targets=("tflite",), backend=TF_CONVERTER,
                   variants=("float32", "int8"))
     message = str(err.value)
     assert "onnx2tf wrote no int8 TFLite" in message and "FlexCosh" in message, message
@@ -421,7 +457,7 @@ def test_a_gelu_tflite_cannot_fuse_is_converted_as_exported(work_root):
 
     path = gelu_relu_onnx(work_root / "gelu_relu.onnx")
     model = Model(Source(path, Format.ONNX), Signature((TensorSpec("x", "float32", (1, 10, 16)),)), None)
-    run = run_stage("onnx->tf", model, work_root / "gelu-relu-tf", targets=("tflite",), variants=("float32",))
+    run = run_stage("onnx->tf", model, work_root / "gelu-relu-tf", targets=("tflite",), variants=("float32",), backend=TF_CONVERTER)
     (artifact,) = run.artifacts
     assert artifact.flex_ops == []
     assert any("could not fuse the GELUs" in line for line in run.logs)

@@ -43,12 +43,12 @@ def test_onnx_matches_the_source(name, sources, onnx_runs):
         assert np.abs(got - ref).max() <= ATOL
 
 
-def test_torchscript_falls_back_to_the_torchscript_exporter_and_says_why(onnx_runs):
+def test_torchscript_goes_through_ts2ep_and_the_dynamo_exporter(onnx_runs):
     run = onnx_runs["torch_cnn"]
-    fallback = [line for line in run.logs if "dynamo exporter failed" in line]
-    assert len(fallback) == 1 and "falling back to the TorchScript exporter" in fallback[0]
-    assert "\n" not in fallback[0]
-    assert any("torchscript exporter, opset 18" in line for line in run.logs)
+    assert run.logs[0].startswith("export attempts, in order: 1. TorchScript -> ExportedProgram (TS2EP)")
+    assert any("exported with TS2EP + the dynamo exporter, opset 18" in line for line in run.logs)
+    assert not any("failed" in line for line in run.logs)
+    assert run.one("onnx").backend == "torch.onnx (ts2ep+dynamo)"
 
 
 def test_exported_program_goes_through_dynamo(onnx_runs):

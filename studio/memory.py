@@ -1,0 +1,48 @@
+"""How much memory a conversion job will need at its peak, so it can warn before it starts swapping.
+
+The estimate is linear in the size of the model's weights, with factors measured on this stack (2-core
+x86_64, ViT-B/16-sized and ResNet-sized models, peak RSS of the worker): onnx2tf's direct writer peaks
+near 11x the weights, its TF-converter path near 30x, on top of about 1.5 GB for the frameworks
+themselves. It is a warning, not a limit: it errs on the high side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from studio.artifacts import path_bytes
+from studio.formats import Source
+
+FRAMEWORKS_BYTES = 1_500_000_000
+PER_WEIGHT_BYTE = {"onnx2tf": 11, "auto": 11, "onnx2tf-tf-converter": 30, "onnx-tf": 30}
+EXPORT_ONLY = 4   # to ONNX alone: the model, its exported graph and the ONNX proto
+
+
+def weight_bytes(model: Any, source: Source) -> int:
+    """The loaded model's parameters and buffers in bytes; the file size when the model says nothing."""
+    try:
+        if hasattr(model, "state_dict") and hasattr(model, "graph_signature"):   # torch ExportedProgram
+            tensors = list(model.state_dict.values()) + list(getattr(model, "constants", {}).values())
+            return sum(t.numel() * t.element_size() for t in tensors if hasattr(t, "numel"))
+        if hasattr(model, "parameters") and hasattr(model, "buffers"):            # nn.Module, ScriptModule
+            return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+        if hasattr(model, "weights"):                                              # Keras
+            return sum(int(w.numpy().nbytes) for w in model.weights)
+    except Exception:
+        pass
+    return path_bytes(source.weights or source.path)
+
+
+def estimate_peak_bytes(source: Source, stage_names: list[str], backend: str, model: Any = None) -> tuple[int, str]:
+    """(bytes, how the figure was reached) for a job running these stages."""
+    weights = weight_bytes(model, source)
+    factor = PER_WEIGHT_BYTE.get(backend, 30) if "onnx->tf" in stage_names else EXPORT_ONLY
+    basis = f"{factor} x {weights / 1e6:.0f} MB of weights + the frameworks"
+    return FRAMEWORKS_BYTES + factor * weights, basis
+
+
+def free_bytes() -> int:
+    """Memory the job can have without swapping: what the OS calls available."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)

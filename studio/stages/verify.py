@@ -1,0 +1,74 @@
+"""The ONNX -> TF stage's own check of each file a backend wrote, so it can choose a backend per artifact.
+
+A converter can write a TFLite that LiteRT refuses to load or run, or that computes something else
+(onnx2tf's direct writer has done both on real models). The stage runs every file on the same seeded
+inputs as the ONNX (in onnxruntime, once) and applies the variant's tolerance, like the job's comparison
+will; a file that fails sends the stage to the next backend in the chain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.errors import StudioError, one_line
+from studio.signature import Signature
+from studio.stages.layouts import TfInput
+
+
+class OnnxCheck:
+    """Reference outputs of the ONNX on seeded inputs, and problem() for a converted file."""
+
+    def __init__(self, model: Any, signature: Signature, seed: int, work_dir: Path):
+        self._model = model
+        self._signature = signature
+        self._seed = seed
+        self._work_dir = work_dir
+        self._reference: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
+
+    def _feeds_and_outputs(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Computed on first use: a backend that fails outright never costs an ONNX run."""
+        if self._reference is None:
+            from studio.inputs import adapt_feeds, make_inputs
+            from studio.runtimes.onnx_rt import OnnxRuntime
+            from studio.stages.onnx_files import save_model
+
+            self._work_dir.mkdir(parents=True, exist_ok=True)
+            path = self._work_dir / "reference.onnx"
+            save_model(self._model, path)
+            runtime = OnnxRuntime(path)
+            feeds = make_inputs(self._signature.inputs, seed=self._seed)
+            outputs = runtime.run(adapt_feeds(feeds, self._signature.inputs, runtime.signature, {}))
+            self._reference = feeds, outputs
+        return self._reference
+
+    def problem(self, variant: str, tflite: Path, inputs: list[TfInput]) -> str | None:
+        """None when the file loads, runs and is within the variant's tolerance of the ONNX; else why not."""
+        from studio.compare import compare_outputs, tolerance_for
+        from studio.inputs import adapt_feeds
+        from studio.runtimes.litert_rt import LiteRTRuntime
+
+        try:
+            feeds, reference = self._feeds_and_outputs()
+        except StudioError:   # the ONNX itself does not run here: nothing to judge a backend by
+            return None
+        try:
+            runtime = LiteRTRuntime(tflite)
+            outputs = runtime.run(adapt_feeds(feeds, self._signature.inputs, runtime.signature,
+                                              {i.name: i.tf_layout for i in inputs}))
+        except StudioError as exc:
+            return _short(str(exc).replace(f"{tflite}: ", ""))
+        except Exception as exc:   # LiteRT's own errors on a malformed file
+            return _short(one_line(exc))
+        result = compare_outputs(reference, outputs, tolerance_for(variant), variant=variant)
+        if result.passed:
+            return None
+        worst = next((o for o in result.outputs if not o.passed), None)
+        return _short(f"{worst.name}: {worst.reason}" if worst is not None and worst.reason else "outputs differ")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,113 @@
+"""The backend chain: onnx2tf's direct writer first, its TF-converter path for any file that fails its check.
+
+The fallback is proven on files the direct writer really gets wrong on this stack (measured): its
+dynamic-range int8 of a convolution is refused by LiteRT ("quantized_dimension != 0"), and its float16
+keeps float16 inputs that LiteRT cannot run through MAX_POOL_2D.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.errors import without_tensor_dumps
+from studio.stages.backends import AUTO_CHAIN, BACKENDS, _ProgressWatcher, backend_chain, backend_status
+
+
+def test_auto_is_the_default_and_tries_the_direct_writer_first():
+    from studio.jobs.protocol import ConvertRequest
+    from studio.stages.base import StageOptions
+
+    assert ConvertRequest(source={}, out_dir="x").backend == StageOptions().backend == "auto"
+    assert [b.name for b in backend_chain("auto")] == list(AUTO_CHAIN) == ["onnx2tf", "onnx2tf-tf-converter"]
+    assert [b.name for b in backend_chain("onnx2tf-tf-converter")] == ["onnx2tf-tf-converter"]
+    status = backend_status()
+    assert list(status)[:3] == ["auto", "onnx2tf", "onnx2tf-tf-converter"]
+    assert status["auto"][0] and "flatbuffer_direct" in status["onnx2tf"][1]
+    assert not status["onnx-tf"][0]
+    assert BACKENDS["onnx2tf"].flex_prone is False and BACKENDS["onnx2tf-tf-converter"].flex_prone is True
+
+
+def test_progress_follows_the_direct_writers_bars():
+    text = ("flatbuffer_direct lowering:   0%|          | 0/8\rflatbuffer_direct lowering:  50%|#####     | 4/8\r"
+            "flatbuffer_direct lowering: 100%|##########| 8/8\n"
+            "flatbuffer_direct export [2/5] write float32 tflite:  40%|####      | 2/5")
+    fraction, message = _ProgressWatcher.parse(text)
+    assert fraction == pytest.approx(0.75 + 0.25 * 0.4) and message == "export"
+    assert _ProgressWatcher.parse("flatbuffer_direct lowering:  50%|")[0] == pytest.approx(0.3)
+    assert _ProgressWatcher.parse("INFO: nothing to see") == (None, "")
+
+
+def test_tensor_dumps_never_reach_a_one_line_error():
+    text = "Dimensions must be equal, but are 7 and 1. Found: [[[[0. 0. 0. ... 0.]]]] at node x"
+    assert without_tensor_dumps(text) == "Dimensions must be equal, but are 7 and 1. Found: [...]"
+    assert without_tensor_dumps("input [1, 3, 224, 224] came out as [1, 224, 3, 224]") == \
+        "input [1, 3, 224, 224] came out as [1, 224, 3, 224]"
+
+
+def test_a_failure_names_the_onnx_node_and_its_op(tmp_path):
+    from onnx import TensorProto, helper
+
+    from studio.stages.onnx_to_tf import failing_node
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="/blocks.3/attn/Relu_7")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph)
+    log = tmp_path / "converter.log"
+    log.write_text("ERROR: The trace log is below.\nERROR: onnx_op_name: /blocks.3/attn/Relu_7\n")
+    assert failing_node(model, log, "boom") == "at ONNX node /blocks.3/attn/Relu_7 (Relu): boom"
+    assert failing_node(model, tmp_path / "none.log", "at ONNX node /blocks.3/attn/Relu_7: boom") == \
+        "at ONNX node /blocks.3/attn/Relu_7 (Relu): boom"
+    assert failing_node(model, tmp_path / "none.log", "no node here") == "no node here"
+
+
+def test_the_memory_estimate_scales_with_the_weights(tmp_path):
+    import torch
+
+    from studio.formats import Format, Source
+    from studio.memory import FRAMEWORKS_BYTES, estimate_peak_bytes, weight_bytes
+
+    model = torch.nn.Linear(1000, 1000)
+    source = Source(tmp_path / "m.pt2", Format.EXPORTED_PROGRAM)
+    assert weight_bytes(model, source) == (1000 * 1000 + 1000) * 4
+    direct, basis = estimate_peak_bytes(source, ["torch->onnx", "onnx->tf"], "auto", model)
+    old, _ = estimate_peak_bytes(source, ["torch->onnx", "onnx->tf"], "onnx2tf-tf-converter", model)
+    assert FRAMEWORKS_BYTES < direct < old and "MB of weights" in basis
+
+
+@pytest.mark.slow
+def test_each_artifact_comes_from_the_first_backend_whose_file_passes(tf_runs):
+    """The torch CNN's direct dynamic_int8 is refused by LiteRT: that one file comes from the TF converter,
+    the others stay with the direct writer; the report of each names its backend."""
+    run = tf_runs["torch_cnn"]
+    backends = {a.variant if a.kind == "tflite" else a.kind: a.backend for a in run.artifacts}
+    assert backends["float32"] == "onnx2tf" and backends["savedmodel"] == "onnx2tf"
+    assert backends["dynamic_int8"] == "onnx2tf-tf-converter"
+    assert any("onnx2tf's dynamic_int8 TFLite fails the check" in line and "trying onnx2tf-tf-converter" in line
+               for line in run.logs)
+    float32 = run.one("tflite")
+    assert Path(float32.extras["tensor_correspondence"]).is_file()
+
+
+@pytest.mark.slow
+def test_the_direct_writer_keeps_the_source_names(tf_runs):
+    from studio.stages.flex import tflite_io
+
+    inputs, outputs = tflite_io(Path(tf_runs["keras_cnn"].one("tflite").path))
+    assert [name for name, _ in inputs] == ["image"] and [name for name, _ in outputs] == ["scores"]
+
+
+@pytest.mark.slow
+def test_an_explicit_backend_gets_no_fallback(sources, onnx_runs, work_root):
+    """--backend onnx2tf means that writer only: its refused dynamic_int8 is kept, and the comparison judges it."""
+    from .conftest import run_stage
+
+    onnx = Path(onnx_runs["torch_cnn"].one("onnx").path)
+    run = run_stage("onnx->tf", sources["torch_cnn"], work_root / "cnn-direct-only", input_path=onnx,
+                    targets=("tflite",), variants=("float32", "dynamic_int8"), backend="onnx2tf")
+    assert {a.backend for a in run.artifacts} == {"onnx2tf"}
+    dynamic = run.one("tflite", "dynamic_int8")
+    assert any("no backend's file passed" in note for note in dynamic.notes)
+    assert Path(dynamic.path).is_file() and dynamic.bytes > 0

@@ -1,0 +1,117 @@
+"""torch->onnx on ScriptModules: TorchScript -> ExportedProgram (TS2EP) + the dynamo exporter first, the
+TorchScript exporter as fallback, every attempt logged, and one line naming them all when every one fails."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import torch_vit_block
+from studio.errors import StageError
+from studio.formats import Format, Source
+from studio.signature import NCHW, OTHER, Signature, TensorSpec
+from .conftest import Model, _torch_reference, run_stage
+
+pytestmark = pytest.mark.slow
+
+
+def run_onnx(path: str, feeds: dict[str, np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return names, session.run(None, {n: feeds[n] for n in names})
+
+
+def _traced(root: Path, name: str, module, args: tuple) -> Path:
+    import torch
+
+    root.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, args, check_trace=False)
+    path = root / f"{name}.pt"
+    torch.jit.save(traced, path)
+    return path
+
+
+def test_traced_vit_goes_through_ts2ep_where_the_torchscript_exporter_fails(tmp_path):
+    import torch
+
+    module, image = torch_vit_block()
+    path = _traced(tmp_path / "src", "vit", module, (image,))
+    # the premise: torch's TorchScript exporter cannot export this traced attention
+    with warnings.catch_warnings(), pytest.raises(Exception, match="transpose for tensor of unknown rank"):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.jit.load(str(path)), (image,), str(tmp_path / "legacy.onnx"), dynamo=False)
+
+    model = Model(Source(path, Format.TORCHSCRIPT), Signature((TensorSpec("image", "float32", (1, 3, 16, 16), NCHW),)),
+                  _torch_reference(module))
+    run = run_stage("torch->onnx", model, tmp_path / "work")
+    (artifact,) = run.artifacts
+    assert "exporter: ts2ep+dynamo, opset 18" in artifact.notes
+    assert any(note.startswith("route: ") and "TS2EP" in note for note in artifact.notes), artifact.notes
+    assert run.logs[0] == ("export attempts, in order: 1. TorchScript -> ExportedProgram (TS2EP) + the dynamo "
+                           "exporter; 2. the TorchScript exporter")
+    assert any(line.startswith("exported with TS2EP + the dynamo exporter, opset 18") for line in run.logs), run.logs
+    assert not any("failed" in line for line in run.logs), run.logs   # no wasted dynamo try on the ScriptModule
+    for seed in (0, 1):
+        feeds = {"image": np.random.default_rng(seed).random((1, 3, 16, 16), dtype=np.float32)}
+        names, (got,) = run_onnx(artifact.path, feeds)
+        (want,) = model.reference(feeds)
+        assert names == ["image"] and got.shape == want.shape == (1, 10)
+        assert np.abs(got - want).max() <= 1e-5
+
+
+def test_ts2ep_failure_falls_back_to_the_torchscript_exporter_and_says_why(tmp_path):
+    import torch
+
+    class Rows(torch.nn.Module):
+        """A scripted loop over a dynamic count: TS2EP refuses it, the TorchScript exporter writes an ONNX Loop."""
+
+        def forward(self, x):
+            total = torch.zeros_like(x[0])
+            for i in range(x.shape[0]):
+                total = total + x[i] * (i + 1)
+            return total
+
+    path = tmp_path / "rows.pt"
+    torch.jit.save(torch.jit.script(Rows()), path)
+    module = torch.jit.load(str(path))
+    model = Model(Source(path, Format.TORCHSCRIPT), Signature((TensorSpec("x", "float32", (3, 4), OTHER),)),
+                  _torch_reference(module))
+    run = run_stage("torch->onnx", model, tmp_path / "work")
+    (artifact,) = run.artifacts
+    failed = [line for line in run.logs if "failed" in line]
+    assert len(failed) == 1 and "\n" not in failed[0], run.logs
+    assert failed[0].startswith("TorchScript -> ExportedProgram (TS2EP) failed: ")
+    assert failed[0].endswith("; trying the TorchScript exporter")
+    assert "exporter: torchscript, opset 18" in artifact.notes
+    assert "route: TorchScript -> ExportedProgram (TS2EP) failed, then the TorchScript exporter" in artifact.notes
+    feeds = {"x": np.random.default_rng(0).random((3, 4), dtype=np.float32)}
+    _, (got,) = run_onnx(artifact.path, feeds)
+    np.testing.assert_allclose(got, model.reference(feeds)[0], atol=1e-5)
+
+
+def test_every_attempt_failing_is_named_in_one_short_line(tmp_path):
+    import torch
+
+    class SingularValues(torch.nn.Module):
+        def forward(self, x):
+            return torch.linalg.svdvals(x)   # no ONNX operator: neither exporter has it
+
+    module = SingularValues()
+    path = _traced(tmp_path / "src", "svd", module, (torch.rand(1, 4, 4),))
+    model = Model(Source(path, Format.TORCHSCRIPT), Signature((TensorSpec("x", "float32", (1, 4, 4), OTHER),)),
+                  _torch_reference(module))
+    with pytest.raises(StageError) as info:
+        run_stage("torch->onnx", model, tmp_path / "work")
+    message = str(info.value)
+    assert message.startswith("stage torch->onnx failed: every export attempt failed: ")
+    assert "\n" not in message and len(message) < 800, message
+    assert "the dynamo exporter (on the TS2EP ExportedProgram): " in message
+    assert "; the TorchScript exporter: " in message and "svdvals" in message
+    assert not list((tmp_path / "work").glob("*.onnx*"))                    # no partial file left
