@@ -111,3 +111,23 @@ def test_an_explicit_backend_gets_no_fallback(sources, onnx_runs, work_root):
     dynamic = run.one("tflite", "dynamic_int8")
     assert any("no backend's file passed" in note for note in dynamic.notes)
     assert Path(dynamic.path).is_file() and dynamic.bytes > 0
+
+
+def test_a_job_that_may_not_fit_in_free_memory_warns_before_it_starts(tmp_path, monkeypatch):
+    import torch
+
+    from studio import memory, pipeline
+    from studio.formats import Format, Source
+    from studio.stages.registry import plan
+
+    events = []
+    job = pipeline.Job(events.append)
+    source = Source(tmp_path / "m.pt2", Format.EXPORTED_PROGRAM)
+    model = torch.nn.Linear(100, 100)
+    stages = plan(source.format, ["onnx", "tflite"])
+    pipeline._warn_about_memory(job, source, stages, "auto", model)
+    assert [e.data["level"] for e in events] == ["info"] and "at the peak" in events[0].data["message"]
+    monkeypatch.setattr(memory, "free_bytes", lambda: 1_000_000)   # a machine with 1 MB free
+    pipeline._warn_about_memory(job, source, stages, "auto", model)
+    warning = events[-1].data
+    assert warning["level"] == "warning" and "may swap" in warning["message"] and "only 976.6 KB is free" in warning["message"]
