@@ -6,6 +6,7 @@ the output folder only when the whole job has succeeded, so a failure or a cance
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -105,6 +106,11 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
         signature = _resolved_signature(source, reference, req)
         job.log("inputs: " + "; ".join(t.describe() for t in signature.inputs))
         _warn_about_memory(job, source, stages, req.backend, getattr(reference, "model", None))
+        # The reference outputs now, so the source model can be let go once it is exported: a large model
+        # must not sit in memory beside the converters.
+        feeds, ref_out = _reference_outputs(job, req, signature, reference) if stages else ({}, {})
+    model = getattr(reference, "model", None)
+    del reference
 
     options = StageOptions(targets=tuple(req.targets), variants=tuple(req.variants), opset=req.opset,
                            backend=req.backend, keep_layout=req.keep_layout, calibration=req.calibration, seed=req.seed)
@@ -116,10 +122,14 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
         work = staging / "work" / f"{index}-{stage.name.replace('>', '').replace('-', '_')}"
         work.mkdir(parents=True)
         with job.stage(stage.name):
+            reads_source = source.format.value in stage.consumes
             ctx = StageContext(source=source, signature=signature, input_path=input_path, work_dir=work,
                                options=options, log=job.log, progress=job.progress, previous=list(artifacts),
-                               model=getattr(reference, "model", None), log_dir=final_dir / "logs")
+                               model=model if reads_source else None, log_dir=final_dir / "logs")
             made = stage.run(ctx)
+        if reads_source:
+            ctx = model = None
+            gc.collect()
         for artifact in made:
             wanted = artifact.kind in req.targets
             if wanted:
@@ -129,7 +139,7 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     for artifact in artifacts:
         job.emit(ARTIFACT, **{**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)})
 
-    passed = _compare_all(job, req, source, reference, signature, artifacts, final_dir, out)
+    passed = _compare_all(job, req, source, feeds, ref_out, signature, artifacts, final_dir, out)
     report = job.report.to_dict()
     report["exit_code"] = 0 if passed else 1
     report = _final_paths(report, final_dir, out)
@@ -262,7 +272,7 @@ def _describe_inputs(feeds: dict[str, np.ndarray], inputs_path: str | None, seed
                         for k, v in feeds.items()]}
 
 
-def _compare_all(job: Job, req: ConvertRequest, source: Source, reference, signature: Signature,
+def _compare_all(job: Job, req: ConvertRequest, source: Source, feeds: dict, ref_out: dict, signature: Signature,
                  artifacts: list[Artifact], final_dir: Path, out: Path) -> bool:
     from studio.compare import ComparisonResult, compare_outputs, tolerance_for
     from studio.inputs import adapt_feeds
@@ -272,7 +282,6 @@ def _compare_all(job: Job, req: ConvertRequest, source: Source, reference, signa
         return True
     all_passed = True
     with job.stage("compare outputs"):
-        feeds, ref_out = _reference_outputs(job, req, signature, reference)
         for i, artifact in enumerate(artifacts):
             label = _final_path(artifact.path, final_dir, out)
             job.progress(i / len(artifacts), f"comparing {artifact.label}")
@@ -285,6 +294,7 @@ def _compare_all(job: Job, req: ConvertRequest, source: Source, reference, signa
                 try:
                     runtime = open_runtime(Path(artifact.path))
                     cand_out = runtime.run(adapt_feeds(feeds, signature.inputs, runtime.signature, artifact.input_layout))
+                    runtime = None   # one artifact's model in memory at a time
                     result = compare_outputs(ref_out, cand_out, tolerance, reference_label=source.spec,
                                              candidate_label=label, variant=artifact.variant)
                 except StudioError as exc:

@@ -140,7 +140,8 @@ def test_onnx_only_target_writes_only_onnx(models, tmp_path):
     out = tmp_path / "only"
     report, _ = convert(models["cnn_pt2"], out, "--to", "onnx")
     assert [a["kind"] for a in report["artifacts"]] == ["onnx"]
-    assert sorted(p.name for p in out.iterdir()) == ["cnn.onnx", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["cnn.onnx", "logs", "report.json"]
+    assert [p.name for p in (out / "logs").iterdir()] == ["torch_onnx.log"]   # the exporter's own log, kept
 
 
 def test_factory_with_weights_and_pickle_with_consent(models, tmp_path):

@@ -95,7 +95,7 @@ class OnnxToTf:
         """Each wanted artifact from the first backend whose file passes the check against the ONNX."""
         from studio.stages.verify import OnnxCheck
 
-        check = OnnxCheck(model, ctx.signature, ctx.options.seed, runs / "check")
+        check = OnnxCheck(self._input_path(ctx), ctx.signature, ctx.options.seed)
         wanted = [*(["savedmodel"] if want_savedmodel else []), *variants]
         chosen: dict[str, _Made] = {}
         kept: dict[str, _Made] = {}       # a file that failed the check, kept in case no backend does better

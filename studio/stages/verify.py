@@ -9,8 +9,6 @@ will; a file that fails sends the stage to the next backend in the chain.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from studio.errors import StudioError, one_line
@@ -21,24 +19,20 @@ from studio.stages.layouts import TfInput
 class OnnxCheck:
     """Reference outputs of the ONNX on seeded inputs, and problem() for a converted file."""
 
-    def __init__(self, model: Any, signature: Signature, seed: int, work_dir: Path):
-        self._model = model
+    def __init__(self, onnx_path: Path, signature: Signature, seed: int):
+        self._onnx_path = onnx_path     # the stage's input: onnxruntime runs it as it is, dynamic dims included
         self._signature = signature
         self._seed = seed
-        self._work_dir = work_dir
         self._reference: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
 
     def _feeds_and_outputs(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Computed on first use: a backend that fails outright never costs an ONNX run."""
+        """Computed on first use (a backend that fails outright never costs an ONNX run); only the outputs
+        are kept, not the session, whose copy of the weights a large model cannot spare."""
         if self._reference is None:
             from studio.inputs import adapt_feeds, make_inputs
             from studio.runtimes.onnx_rt import OnnxRuntime
-            from studio.stages.onnx_files import save_model
 
-            self._work_dir.mkdir(parents=True, exist_ok=True)
-            path = self._work_dir / "reference.onnx"
-            save_model(self._model, path)
-            runtime = OnnxRuntime(path)
+            runtime = OnnxRuntime(self._onnx_path)
             feeds = make_inputs(self._signature.inputs, seed=self._seed)
             outputs = runtime.run(adapt_feeds(feeds, self._signature.inputs, runtime.signature, {}))
             self._reference = feeds, outputs
