@@ -113,6 +113,25 @@ def fix_input_shapes(model: Any, shapes: dict[str, tuple[int, ...]]) -> Any:
         return model  # onnx2tf infers again on its own; a failed inference here is not fatal
 
 
+def fold_shape_arithmetic(model: Any) -> Any:
+    """Fold what static input shapes make constant (Shape -> Gather -> Div -> Concat chains feeding Reshape).
+
+    An exporter that traced with symbolic shapes (torch's TS2EP route does) leaves that arithmetic in the
+    graph; once fix_input_shapes has made the inputs static, it is constant, and onnx2tf's direct writer
+    cannot express it otherwise (it emitted custom ONNX_SPLIT / ONNX_LAYERNORMALIZATION ops LiteRT
+    cannot run; its TF-converter path failed at the Shape node). onnxscript's optimizer is the constant
+    folder torch's own exporter uses. A model it cannot fold is returned as it was.
+    """
+    if not any(node.op_type == "Shape" for node in model.graph.node):
+        return model
+    try:
+        import onnxscript.optimizer
+
+        return onnxscript.optimizer.optimize(model)
+    except Exception:
+        return model
+
+
 def input_specs_by_onnx_name(model: Any, specs: tuple[TensorSpec, ...]) -> dict[str, TensorSpec]:
     """Pair the ONNX graph inputs with the source's inputs: by name, then by position."""
     initializers = {t.name for t in model.graph.initializer}

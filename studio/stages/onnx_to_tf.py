@@ -37,8 +37,8 @@ from studio.stages.capture import strip_ansi
 from studio.stages.base import StageContext
 from studio.stages.flex import flex_ops, tflite_io
 from studio.stages.layouts import TfInput, converted_layout, source_layout
-from studio.stages.onnx_files import (canonical_gelu, dynamic_inputs, fix_input_shapes, input_specs_by_onnx_name,
-                                      save_model)
+from studio.stages.onnx_files import (canonical_gelu, dynamic_inputs, fix_input_shapes, fold_shape_arithmetic,
+                                      input_specs_by_onnx_name, save_model)
 
 # Select-TF op -> the onnx2tf pseudo-operator that avoids it. onnx2tf's Python API wants these names in
 # lower case (its CLI lower-cases them; "Erf" is silently ignored). "gelu" is deliberately absent: it
@@ -80,7 +80,11 @@ class OnnxToTf:
             shapes = {name: tuple(int(d) for d in spec.shape) for name, spec in pairs.items()}
             model = fix_input_shapes(model, shapes)
             fixed = ", ".join(f"{n}={list(shapes[n])}" for n in dynamic if n in shapes)
-            ctx.log(f"fixed dynamic input shapes: {fixed}")
+            shape_ops = sum(node.op_type == "Shape" for node in model.graph.node)
+            model = fold_shape_arithmetic(model)
+            folded = shape_ops - sum(node.op_type == "Shape" for node in model.graph.node)
+            ctx.log(f"fixed dynamic input shapes: {fixed}"
+                    + (f"; {folded} Shape ops and the arithmetic on them folded into constants" if folded else ""))
         runs = ctx.work_dir / ".backend-runs"
         ctx = replace(ctx, progress=_forward_only(ctx.progress))   # several runs share one bar
         try:

@@ -192,9 +192,11 @@ def _ts2ep(module: Any, args: tuple, log_path: Path) -> Any:
 
     from torch._export.converter import TS2EPConverter
 
+    from studio.stages.torch_decompositions import decompose_fused_ops
+
     with captured_output(log_path), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return TS2EPConverter(module, args).convert()
+        return decompose_fused_ops(TS2EPConverter(module, args).convert())
 
 
 # Where torch's messages stop saying why and start dumping graphs, tensors or advice.

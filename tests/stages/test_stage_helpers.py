@@ -247,3 +247,29 @@ def test_why_onnx2tf_wrote_no_int8_file_is_read_from_the_warning_it_printed(tmp_
     assert str(_missing_variant("dynamic_int8", log)) == "onnx2tf wrote no dynamic_int8 TFLite: its log gives no reason"
     log.write_text(ONNX2TF_LOG.split("Float32")[0])
     assert cause_from_log(log, "fallback") == "fallback"
+
+
+def test_shape_arithmetic_becomes_constant_once_the_inputs_are_static():
+    """Shape -> Gather -> Mul -> Concat -> Reshape, as symbolic-shape exports write it, folds to a constant
+    shape after fix_input_shapes; the model computes the same."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from studio.stages.onnx_files import fix_input_shapes, fold_shape_arithmetic
+
+    consts = [numpy_helper.from_array(np.array([2], np.int64), "idx"),
+              numpy_helper.from_array(np.array([3], np.int64), "three"),
+              numpy_helper.from_array(np.array([1], np.int64), "one")]
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "idx"], ["w"]),
+             helper.make_node("Mul", ["w", "three"], ["flat"]),
+             helper.make_node("Concat", ["one", "flat"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    folded = fold_shape_arithmetic(fix_input_shapes(model, {"x": (1, 3, 5)}))
+    assert [n.op_type for n in folded.graph.node] == ["Reshape"]
+    x = np.arange(15, dtype=np.float32).reshape(1, 3, 5)
+    (y,) = ort.InferenceSession(folded.SerializeToString()).run(None, {"x": x})
+    assert np.array_equal(y, x.reshape(1, 15))

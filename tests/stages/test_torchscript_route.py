@@ -115,3 +115,30 @@ def test_every_attempt_failing_is_named_in_one_short_line(tmp_path):
     assert "the dynamo exporter (on the TS2EP ExportedProgram): " in message
     assert "; the TorchScript exporter: " in message and "svdvals" in message
     assert not list((tmp_path / "work").glob("*.onnx*"))                    # no partial file left
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "key_padding", "causal"])
+def test_the_fused_attention_decomposition_matches_torchs_own_kernel(mask_kind):
+    """aten::_native_multi_head_attention (what tracing nn.MultiheadAttention records in eval mode) against
+    its decomposition in plain ops, with each of the fast path's mask kinds."""
+    import torch
+
+    from studio.stages.torch_decompositions import native_multi_head_attention
+
+    torch.manual_seed(0)
+    batch, length, dim, heads = 2, 5, 16, 4
+    x = torch.randn(batch, length, dim)
+    w, b = torch.randn(3 * dim, dim) * 0.3, torch.randn(3 * dim) * 0.1
+    pw, pb = torch.randn(dim, dim) * 0.3, torch.randn(dim) * 0.1
+    mask, mask_type = None, None
+    if mask_kind == "key_padding":
+        mask, mask_type = torch.tensor([[False] * 4 + [True], [False] * 5]), 1
+    elif mask_kind == "causal":
+        mask, mask_type = torch.ones(length, length, dtype=torch.bool).triu(1), 0
+    for need_weights, average in ((True, True), (True, False), (False, True)):
+        want = torch.ops.aten._native_multi_head_attention(x, x, x, dim, heads, w, b, pw, pb, mask, need_weights,
+                                                           average, mask_type)
+        got = native_multi_head_attention(x, x, x, dim, heads, w, b, pw, pb, mask, need_weights, average, mask_type)
+        assert torch.allclose(got[0], want[0], atol=1e-5), (mask_kind, (got[0] - want[0]).abs().max())
+        if need_weights:
+            assert torch.allclose(got[1], want[1], atol=1e-5)
