@@ -8,12 +8,21 @@ will; a file that fails sends the stage to the next backend in the chain.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
 from studio.errors import StudioError, one_line
 from studio.signature import Signature
 from studio.stages.layouts import TfInput
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a converted file fails the check: it did not load or run (ran=False), or its numbers are off."""
+
+    reason: str
+    ran: bool
 
 
 class OnnxCheck:
@@ -38,7 +47,7 @@ class OnnxCheck:
             self._reference = feeds, outputs
         return self._reference
 
-    def problem(self, variant: str, tflite: Path, inputs: list[TfInput]) -> str | None:
+    def problem(self, variant: str, tflite: Path, inputs: list[TfInput]) -> Problem | None:
         """None when the file loads, runs and is within the variant's tolerance of the ONNX; else why not."""
         from studio.compare import compare_outputs, tolerance_for
         from studio.inputs import adapt_feeds
@@ -53,14 +62,15 @@ class OnnxCheck:
             outputs = runtime.run(adapt_feeds(feeds, self._signature.inputs, runtime.signature,
                                               {i.name: i.tf_layout for i in inputs}))
         except StudioError as exc:
-            return _short(str(exc).replace(f"{tflite}: ", ""))
+            return Problem(_short(str(exc).replace(f"{tflite}: ", "")), ran=False)
         except Exception as exc:   # LiteRT's own errors on a malformed file
-            return _short(one_line(exc))
+            return Problem(_short(one_line(exc)), ran=False)
         result = compare_outputs(reference, outputs, tolerance_for(variant), variant=variant)
         if result.passed:
             return None
         worst = next((o for o in result.outputs if not o.passed), None)
-        return _short(f"{worst.name}: {worst.reason}" if worst is not None and worst.reason else "outputs differ")
+        return Problem(_short(f"{worst.name}: {worst.reason}" if worst is not None and worst.reason
+                              else "outputs differ"), ran=True)
 
 
 def _short(text: str, limit: int = 200) -> str:

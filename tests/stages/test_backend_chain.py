@@ -131,3 +131,37 @@ def test_a_job_that_may_not_fit_in_free_memory_warns_before_it_starts(tmp_path, 
     pipeline._warn_about_memory(job, source, stages, "auto", model)
     warning = events[-1].data
     assert warning["level"] == "warning" and "may swap" in warning["message"] and "only 976.6 KB is free" in warning["message"]
+
+
+@pytest.mark.slow
+def test_float16_that_loses_precision_is_kept_without_trying_another_backend(work_root):
+    """x @ (1 + 3e-4 noise) - x @ 1, amplified: float16 rounds the noise away (its spacing at 1 is 1e-3) and
+    the float16 file computes 0. That is float16's error, which the TF converter would repeat (at minutes of
+    cost on large models), so the chain stops there and says so."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from studio.formats import Format, Source
+    from studio.signature import Signature, TensorSpec
+
+    from .conftest import Model, run_stage
+
+    rng = np.random.default_rng(0)
+    consts = [numpy_helper.from_array((1 + 3e-4 * rng.uniform(0, 1, (8, 8))).astype(np.float32), "w1"),
+              numpy_helper.from_array(np.ones((8, 8), np.float32), "w2"),
+              numpy_helper.from_array((3e3 * rng.uniform(-1, 1, (8, 8))).astype(np.float32), "w3")]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["a"]), helper.make_node("MatMul", ["x", "w2"], ["b"]),
+             helper.make_node("Sub", ["a", "b"], ["c"]), helper.make_node("MatMul", ["c", "w3"], ["y"])]
+    graph = helper.make_graph(nodes, "cancel", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    path = work_root / "cancel.onnx"
+    onnx.save(model, str(path))
+    source = Model(Source(path, Format.ONNX), Signature((TensorSpec("x", "float32", (1, 8)),)), None)
+    run = run_stage("onnx->tf", source, work_root / "cancel-tf", targets=("tflite",), variants=("float32", "float16"))
+    assert {a.variant: a.backend for a in run.artifacts} == {"float32": "onnx2tf", "float16": "onnx2tf"}
+    assert any("off by float16 rounding" in line for line in run.logs)
+    assert not any("onnx2tf-tf-converter" in line for line in run.logs)
+    assert any("float16 weights cannot hold" in note for note in run.one("tflite", "float16").notes)
