@@ -116,8 +116,9 @@ def fix_input_shapes(model: Any, shapes: dict[str, tuple[int, ...]]) -> Any:
 def fold_shape_arithmetic(model: Any) -> Any:
     """Fold what static input shapes make constant (Shape -> Gather -> Div -> Concat chains feeding Reshape).
 
-    An exporter that traced with symbolic shapes (torch's TS2EP route does) leaves that arithmetic in the
-    graph; once fix_input_shapes has made the inputs static, it is constant, and onnx2tf's direct writer
+    An exporter that traced with symbolic shapes (torch's TS2EP route does), or that left shapes unknown
+    (the TorchScript exporter on a Swin block), leaves that arithmetic in the graph; with static inputs
+    (fix_input_shapes makes them so) it is constant, and onnx2tf's direct writer
     cannot express it otherwise (it emitted custom ONNX_SPLIT / ONNX_LAYERNORMALIZATION ops LiteRT
     cannot run; its TF-converter path failed at the Shape node). onnxscript's optimizer is the constant
     folder torch's own exporter uses. A model it cannot fold is returned as it was.
@@ -125,9 +126,10 @@ def fold_shape_arithmetic(model: Any) -> Any:
     if not any(node.op_type == "Shape" for node in model.graph.node):
         return model
     try:
+        import onnx
         import onnxscript.optimizer
 
-        return onnxscript.optimizer.optimize(model)
+        return onnxscript.optimizer.optimize(onnx.shape_inference.infer_shapes(model, data_prop=True))
     except Exception:
         return model
 

@@ -85,11 +85,12 @@ class OnnxToTf:
             shapes = {name: tuple(int(d) for d in spec.shape) for name, spec in pairs.items()}
             model = fix_input_shapes(model, shapes)
             fixed = ", ".join(f"{n}={list(shapes[n])}" for n in dynamic if n in shapes)
-            shape_ops = sum(node.op_type == "Shape" for node in model.graph.node)
+            ctx.log(f"fixed dynamic input shapes: {fixed}")
+        shape_ops = sum(node.op_type == "Shape" for node in model.graph.node)
+        if shape_ops:
             model = fold_shape_arithmetic(model)
             folded = shape_ops - sum(node.op_type == "Shape" for node in model.graph.node)
-            ctx.log(f"fixed dynamic input shapes: {fixed}"
-                    + (f"; {folded} Shape ops and the arithmetic on them folded into constants" if folded else ""))
+            ctx.log(f"{folded} of {shape_ops} Shape ops, and the arithmetic on them, folded into constants")
         runs = ctx.work_dir / ".backend-runs"
         ctx = replace(ctx, progress=_forward_only(ctx.progress))   # several runs share one bar
         try:
