@@ -37,3 +37,13 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     if not isinstance(exc, StudioError) and type(exc).__name__ not in text:
         text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def script_error_line(exc: BaseException, limit: int = 300) -> str:
+    """one_line, except for TorchScript's errors: a serialized-code traceback whose last line is the error."""
+    text = str(exc)
+    if "Traceback of TorchScript" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1:]
+        if last:
+            return one_line(StudioError(last[0].strip()), limit)
+    return one_line(exc, limit)

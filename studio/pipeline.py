@@ -311,7 +311,14 @@ def _reference_outputs(job: Job, req, signature: Signature, reference) -> tuple[
 
     feeds = _make_inputs(signature, req.inputs_path, req.input_range, req.seed)
     job.emit(RESULT, inputs=_describe_inputs(feeds, req.inputs_path, req.seed))
-    return feeds, reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
+    try:
+        return feeds, reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
+    except StudioError as exc:
+        given = ", ".join(f"{s.name} {s.dtype}[{','.join(map(str, s.shape))}]" for s in signature.inputs)
+        hint = " (this format stores no dtypes: give one with --input-shape NAME=1,16:int64)" \
+            if getattr(reference, "name", "") == "torch" and not any(s.dtype != "float32" for s in signature.inputs) \
+            else ""
+        raise StudioError(f"the model does not run on inputs {given}: {exc}{hint}") from exc
 
 
 def _emit_comparison(job: Job, result, kind: str, samples_dir: Path | None, ref_out: dict, cand_out: dict) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from studio.errors import StudioError, one_line
+from studio.errors import StudioError, one_line, script_error_line
 from studio.signature import Signature, TensorSpec
 
 
@@ -34,7 +34,7 @@ def load_failed(path: str | Path, what: str, exc: BaseException) -> StudioError:
 
 
 def run_failed(runtime: str, exc: BaseException) -> StudioError:
-    return StudioError(f"{runtime} could not run the model: {one_line(exc, 300)}")
+    return StudioError(f"{runtime} could not run the model: {script_error_line(exc, 300)}")
 
 
 def bind_feeds(inputs: tuple[TensorSpec, ...], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from studio.artifacts import Artifact
-from studio.errors import StageError, StudioError, one_line
+from studio.errors import StageError, StudioError, one_line, script_error_line
 from studio.formats import Format
 from studio.signature import Signature
 from studio.stages.base import StageContext
@@ -222,14 +222,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _run_failure(exc: BaseException) -> str:
-    """One line for a model that fails on the example inputs: a ScriptModule's error is a TorchScript traceback
-    (serialized code, then the trace) whose last line is the error itself."""
-    text = str(exc)
-    if "Traceback of TorchScript" in text:
-        last = [line for line in text.splitlines() if line.strip()][-1:]
-        if last:
-            return one_line(StudioError(last[0].strip()), 300)
-    return one_line(exc, 300)
+    """One line for a model that fails on the example inputs (a ScriptModule's: its TorchScript error line)."""
+    return script_error_line(exc, 300)
 
 
 def _remove_partial(target: Path) -> None:

@@ -57,7 +57,8 @@ def onnx2tf_out(torch_cnn, tmp_path_factory):
     root = tmp_path_factory.mktemp("onnx2tf")
     onnx_copy = root / "cnn.onnx"  # onnx2tf rewrites its input file in place (measured), so give it a copy
     shutil.copy(torch_cnn.paths["onnx"], onnx_copy)
-    onnx2tf.convert(input_onnx_file_path=str(onnx_copy), output_folder_path=str(root / "out"), non_verbose=True)
+    onnx2tf.convert(input_onnx_file_path=str(onnx_copy), output_folder_path=str(root / "out"), non_verbose=True,
+                    not_use_onnxsim=True, flatbuffer_direct_output_saved_model=True)   # 2.x: SavedModel on request
     return root / "out"
 
 
