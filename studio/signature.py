@@ -117,20 +117,25 @@ def parse_input_dtypes(values: list[str] | None) -> dict[str | None, str]:
     return parse_input_specs(values)[1]
 
 
-def resolve_shapes(inputs: tuple[TensorSpec, ...], given: dict[str | None, tuple[int, ...]]) -> tuple[TensorSpec, ...]:
-    """Fill dynamic dims from --input-shape; a dynamic leading batch dim defaults to 1.
-
-    Raises StudioError naming each input whose shape is still unknown, and how to give it.
-    """
+def _given_per_input(inputs: tuple[TensorSpec, ...], given: dict, form: str) -> list:
+    """What --input-shape gives each input, in input order (None where nothing); the bare (None-keyed) value
+    counts only for a single-input model. StudioError for a name the model does not have."""
     names = {t.name for t in inputs}
     unknown = [k for k in given if k is not None and k not in names]
     if unknown:
         raise StudioError(f"--input-shape names unknown input {unknown[0]!r}; inputs are: {', '.join(sorted(names)) or 'none'}")
     if None in given and len(inputs) != 1:
-        raise StudioError(f"the model has {len(inputs)} inputs: give --input-shape NAME=d1,d2,... for each")
+        raise StudioError(f"the model has {len(inputs)} inputs: give --input-shape {form} for each")
+    return [given.get(spec.name, given.get(None) if len(inputs) == 1 else None) for spec in inputs]
+
+
+def resolve_shapes(inputs: tuple[TensorSpec, ...], given: dict[str | None, tuple[int, ...]]) -> tuple[TensorSpec, ...]:
+    """Fill dynamic dims from --input-shape; a dynamic leading batch dim defaults to 1.
+
+    Raises StudioError naming each input whose shape is still unknown, and how to give it.
+    """
     out = []
-    for spec in inputs:
-        shape = given.get(spec.name, given.get(None) if len(inputs) == 1 else None)
+    for spec, shape in zip(inputs, _given_per_input(inputs, given, "NAME=d1,d2,...")):
         if shape is not None:
             if spec.shape and len(spec.shape) != len(shape):
                 raise StudioError(f"--input-shape for {spec.name!r} has {len(shape)} dims, the model expects {len(spec.shape)}")
@@ -159,15 +164,8 @@ def resolve_dtypes(inputs: tuple[TensorSpec, ...], given: dict[str | None, str],
     factories and pickled modules don't, and their inputs default to float32). A stored dtype is fixed: a
     different one given for it is a StudioError.
     """
-    names = {t.name for t in inputs}
-    unknown = [k for k in given if k is not None and k not in names]
-    if unknown:
-        raise StudioError(f"--input-shape names unknown input {unknown[0]!r}; inputs are: {', '.join(sorted(names)) or 'none'}")
-    if None in given and len(inputs) != 1:
-        raise StudioError(f"the model has {len(inputs)} inputs: give --input-shape NAME=d1,d2,...:DTYPE for each")
     out = []
-    for spec in inputs:
-        dtype = given.get(spec.name, given.get(None) if len(inputs) == 1 else None)
+    for spec, dtype in zip(inputs, _given_per_input(inputs, given, "NAME=d1,d2,...:DTYPE")):
         if dtype is None or dtype == spec.dtype:
             out.append(spec)
         elif stored:
