@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from studio.artifacts import Artifact
-from studio.errors import StageError, StudioError, one_line, script_error_line
+from studio.errors import StageError, StudioError, script_error_line
 from studio.formats import Format
 from studio.signature import Signature
 from studio.stages.base import StageContext
