@@ -1,6 +1,6 @@
 # The PyInstaller entry script: studio/frozen.py's main(), started from outside the package.
-# (Pointing PyInstaller at studio/frozen.py directly would put studio/ itself on the analysis path, and
-# studio/inspect.py would then shadow the standard library's `inspect` module in the bundle.)
+# (Pointing PyInstaller at studio/frozen.py directly would put studio/ itself on the analysis path, where a
+# module named like a standard-library one would shadow it in the bundle; tests/test_inspect.py checks none is.)
 import os
 
 # The bundle is CPU-only: its TensorFlow has no CUDA kernels left (packaging/elf_fatbin.py cuts them out), so

@@ -1,6 +1,9 @@
 """Render the main window offscreen, with the sample model really converted and compared.
 
-    ./scripts/screenshots OUTDIR   ->  OUTDIR/main.png, graph.png, compare.png, jobs.png
+    ./scripts/screenshots OUTDIR [WIDTHxHEIGHT]   ->  OUTDIR/main.png, graph.png, compare.png, jobs.png,
+                                                     and compare_artifact.png (one artifact selected)
+
+The window is 1400x900 unless a size is given (1280x800 is the smallest the layout is checked at).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def settle(app, seconds: float) -> None:
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots").resolve()
+    width, height = (int(n) for n in (sys.argv[2] if len(sys.argv) > 2 else "1400x900").split("x"))
     out.mkdir(parents=True, exist_ok=True)
     from PySide6.QtCore import QSettings
 
@@ -41,7 +45,7 @@ def main() -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
     window = create_main_window(None)
     window.confirm_quit = False
-    window.resize(1400, 900)
+    window.resize(width, height)
     work = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     window.convert_panel.output.setText(str(work))
     window.open_paths([str(sample_model_path())])
@@ -62,13 +66,18 @@ def main() -> int:
     artifacts = [source_item.child(i).data(0, ROLE_ARTIFACT) for i in range(source_item.childCount())]
     tflite = next(i for i, a in enumerate(artifacts) if a and a.get("kind") == "tflite" and a.get("variant") == "float32")
     window.sidebar.setCurrentItem(source_item.child(tflite))
+    name = Path(artifacts[tflite]["path"]).name     # its own summary beside its graph, read by an inspect job
+    wait_until(app, lambda: window.summary_view.title_label.text() == name and
+               window.summary_view.format_label.text() != "Reading…", 120, "the artifact's summary")
     settle(app, 6)
     window.tabs.widget(0).grab().save(str(out / "graph.png"))
-    window.sidebar.setCurrentItem(source_item)
     window.show_tab(1)
     settle(app, 2)
+    window.grab().save(str(out / "compare_artifact.png"))
+    window.sidebar.setCurrentItem(source_item)
+    settle(app, 2)
     window.grab().save(str(out / "compare.png"))
-    for name in ("main", "graph", "compare", "jobs"):
+    for name in ("main", "graph", "compare", "compare_artifact", "jobs"):
         print(out / f"{name}.png")
     window.close()
     return 0

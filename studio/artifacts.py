@@ -17,14 +17,20 @@ def path_bytes(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def human_bytes(n: int) -> str:
-    """Sizes as file managers show them: "512 B", "23.5 KB", "1.7 GB" (powers of 1024)."""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+BYTE_UNITS = ("B", "kB", "MB", "GB", "TB")   # decimal SI: 1 kB = 1000 bytes, as Linux and macOS file managers count
+
+
+def human_bytes(n: int | float | None) -> str:
+    """The one way a size is written, on every screen (CLI, GUI, memory warnings): decimal SI units, as file
+    managers on Linux and macOS show them: "512 B", "23.5 kB", "1.7 GB" (1 kB = 1000 bytes, 1 GB = 10^9)."""
+    size = float(n or 0)
+    if abs(size) < 1000:
+        return f"{size:.0f} B"
+    for unit in BYTE_UNITS[1:]:
+        size /= 1000
+        if abs(round(size, 1)) < 1000 or unit == BYTE_UNITS[-1]:   # 999,960 bytes is "1.0 MB", not "1000.0 kB"
+            return f"{size:.1f} {unit}"
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -53,3 +59,8 @@ class Artifact:
     def from_dict(cls, d: dict) -> "Artifact":
         keys = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in keys})
+
+
+def tolerance_class(kind: str, variant: str) -> str:
+    """Which tolerance an artifact is held to: a TFLite file by its variant, everything else as float32."""
+    return variant if kind == "tflite" else "float32"

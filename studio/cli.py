@@ -10,14 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from studio import __version__
-from studio.artifacts import KINDS, VARIANTS
 from studio.errors import StudioError
-from studio.stages.backends import DEFAULT_BACKEND
-from studio.jobs.protocol import (ARTIFACT, COMPARISON, FAILED, RESULT, CompareRequest, ConvertRequest, Event,
-                                  InspectRequest)
+from studio.jobs.protocol import CompareRequest, ConvertRequest, InspectRequest
+from studio.jobs.record import JobRecord
+from studio.options import CompareOptions, ConvertOptions, add_arguments, from_args
 
 EXIT_USAGE = 2
 
@@ -37,18 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert a model and compare every artifact against it")
     c.add_argument("source", help="model file or folder, or file.py:factory")
-    c.add_argument("--to", default="onnx,savedmodel,tflite", help="targets: onnx,savedmodel,tflite")
-    c.add_argument("--quantize", default="float32,float16", help="TFLite variants: " + ",".join(VARIANTS))
     c.add_argument("--out", help="output folder (default ./<stem>_converted)")
     c.add_argument("--report", help="also write the report JSON here (default <out>/report.json)")
-    c.add_argument("--calibration", help="int8 calibration data: .npy/.npz or a folder of images")
-    c.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's choice)")
-    c.add_argument("--backend", default=DEFAULT_BACKEND,
-                   help="ONNX -> TF backend: auto (default: onnx2tf's direct writer, then its TF converter for any "
-                        "file that fails), onnx2tf, onnx2tf-tf-converter or onnx-tf")
-    c.add_argument("--keep-layout", action="store_true", help="keep NCHW image inputs (default: make them NHWC)")
     c.add_argument("--force", action="store_true", help="overwrite an existing output folder")
-    _add_model_options(c)
+    add_arguments(c, ConvertOptions)
+    _add_source_options(c)
 
     i = sub.add_parser("inspect", help="show a model's format, inputs, outputs, operators and size")
     i.add_argument("source")
@@ -61,23 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("reference")
     m.add_argument("candidate")
     m.add_argument("--json", action="store_true", help="print JSON")
-    m.add_argument("--variant", choices=VARIANTS, help="tolerance class (default: guessed from the file name)")
-    _add_model_options(m)
+    add_arguments(m, CompareOptions)
+    _add_source_options(m)
 
     g = sub.add_parser("gui", help="open the desktop studio")
     g.add_argument("source", nargs="?")
     return p
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input-shape", action="append", metavar="[NAME=]D1,D2,...[:DTYPE]",
-                   help="fill dynamic dims, e.g. x=1,3,224,224 (repeat per input); a :DTYPE suffix "
-                        "(e.g. input_ids=1,64:int64) sets the dtype of an input whose format stores none")
-    p.add_argument("--inputs", help="inputs for the comparison: .npy, .npz or an image (default: seeded random)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--input-range", help="LOW,HIGH of the random float inputs (default -1,1; 0,1 for images)")
-    p.add_argument("--atol", type=float, help="absolute tolerance for every artifact")
-    p.add_argument("--rtol", type=float, help="relative tolerance for every artifact")
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    """How to read the source itself (not options of the job: see studio.options)."""
     p.add_argument("--weights", help="state_dict for a file.py:factory source")
     p.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled torch module (runs code)")
     p.add_argument("--debug", action="store_true", help="show tracebacks and the converters' output")
@@ -111,54 +95,6 @@ def _error(message: str) -> None:
     print(f"studio: error: {message}", file=sys.stderr)
 
 
-# ---------------------------------------------------------------- argument checks
-
-def _split(value: str, allowed: tuple[str, ...], flag: str) -> list[str]:
-    items = [v.strip().lower().replace("-", "_") for v in value.split(",") if v.strip()]
-    items = ["dynamic_int8" if v in ("dynamic_range", "dynamic") else v for v in items]
-    bad = [v for v in items if v not in allowed]
-    if bad or not items:
-        raise StudioError(f"{flag} {value!r}: choose from {','.join(allowed)}")
-    return list(dict.fromkeys(items))
-
-
-def _shapes(args) -> dict[str, list[int]]:
-    from studio.signature import parse_input_shapes
-
-    return {(k or ""): list(v) for k, v in parse_input_shapes(args.input_shape).items()}
-
-
-def _dtypes(args) -> dict[str, str]:
-    from studio.signature import parse_input_dtypes
-
-    return {(k or ""): v for k, v in parse_input_dtypes(args.input_shape).items()}
-
-
-def _range(args) -> list[float] | None:
-    if not args.input_range:
-        return None
-    try:
-        low, high = (float(x) for x in args.input_range.split(","))
-    except ValueError:
-        raise StudioError(f"--input-range {args.input_range!r}: expected LOW,HIGH, e.g. 0,1") from None
-    if not low < high:
-        raise StudioError(f"--input-range {args.input_range!r}: LOW must be below HIGH")
-    return [low, high]
-
-
-def _existing(path: str | None, flag: str) -> str | None:
-    if path and not Path(path).exists():
-        raise StudioError(f"{flag} {path}: no such file or folder")
-    return str(Path(path).resolve()) if path else None
-
-
-def _tolerances(args) -> None:
-    for name in ("atol", "rtol"):
-        value = getattr(args, name)
-        if value is not None and not value >= 0:
-            raise StudioError(f"--{name} must be a number >= 0")
-
-
 # ---------------------------------------------------------------- commands
 
 def cmd_convert(args) -> int:
@@ -166,77 +102,62 @@ def cmd_convert(args) -> int:
     from studio.pipeline import check_out_dir
     from studio.stages.registry import backend_status, plan
 
-    targets = _split(args.to, KINDS, "--to")
-    variants = _split(args.quantize, VARIANTS, "--quantize")
-    shapes, input_range = _shapes(args), _range(args)
-    _tolerances(args)
-    inputs = _existing(args.inputs, "--inputs")
-    calibration = _existing(args.calibration, "--calibration")
-    if args.opset is not None and not 7 <= args.opset <= 23:
-        raise StudioError(f"--opset {args.opset}: choose an opset between 7 and 23")
+    options = from_args(args, ConvertOptions)
     status = backend_status()
-    if args.backend not in status:
-        raise StudioError(f"--backend {args.backend!r}: choose from {', '.join(status)}")
-    ok, reason = status[args.backend]
+    if options.backend not in status:
+        raise StudioError(f"--backend {options.backend!r}: choose from {', '.join(status)}")
+    ok, reason = status[options.backend]
     if not ok:
-        raise StudioError(f"--backend {args.backend} is unavailable: {reason}")
+        raise StudioError(f"--backend {options.backend} is unavailable: {reason}")
     source = detect(args.source, weights=args.weights, allow_pickle=args.allow_pickle)
-    plan(source.format, tuple(targets))   # an impossible route is a usage error, before any work
+    plan(source.format, tuple(options.targets))   # an impossible route is a usage error, before any work
     out = Path(args.out or f"{source.stem}_converted").resolve()
     check_out_dir(out, args.force)
-    request = ConvertRequest(source=source.to_dict(), out_dir=str(out), targets=targets, variants=variants,
-                             report_path=str(Path(args.report).resolve()) if args.report else None,
-                             input_shapes=shapes, input_dtypes=_dtypes(args), inputs_path=inputs,
-                             input_range=input_range, seed=args.seed,
-                             opset=args.opset, backend=args.backend, keep_layout=args.keep_layout,
-                             calibration=calibration, atol=args.atol, rtol=args.rtol, force=args.force)
-    view = _run(request, args.debug)
-    if view.comparisons:
+    request = ConvertRequest(source=source.to_dict(), out_dir=str(out), options=options,
+                             report_path=str(Path(args.report).resolve()) if args.report else None, force=args.force)
+    record = _run(request, args.debug)
+    if record.comparisons:
         from studio.cli_render import print_comparisons
 
-        print_comparisons(view.comparisons)
-    if view.exit_code in (0, 1):
+        print_comparisons(record.comparisons)
+    if record.exit_code in (0, 1):
         from studio.cli_render import print_artifacts
 
-        print_artifacts(view.artifacts, view.result.get("report_path"))
-    return view.exit_code
+        print_artifacts(record.artifacts, (record.outcome or {}).get("report_path"))
+    return record.exit_code
 
 
 def cmd_inspect(args) -> int:
     from studio.formats import detect
 
     source = detect(args.source, weights=args.weights, allow_pickle=args.allow_pickle)
-    view = _run(InspectRequest(source=source.to_dict()), args.debug, quiet=True)
-    info = view.result.get("inspect")
-    if view.exit_code == 0 and info:
+    record = _run(InspectRequest(source=source.to_dict()), args.debug, quiet=True)
+    info = record.summary
+    if record.exit_code == 0 and info:
         if args.json:
             print(json.dumps(info, indent=2))
         else:
-            from studio.inspect import format_summary
+            from studio.model_summary import format_summary
 
             print(format_summary(info))
-    return view.exit_code
+    return record.exit_code
 
 
 def cmd_compare(args) -> int:
     from studio.formats import detect
 
-    _tolerances(args)
+    options = from_args(args, CompareOptions)
     reference = detect(args.reference, weights=args.weights, allow_pickle=args.allow_pickle)
     candidate = detect(args.candidate, allow_pickle=args.allow_pickle)
-    request = CompareRequest(reference=reference.to_dict(), candidate=candidate.to_dict(),
-                             inputs_path=_existing(args.inputs, "--inputs"), input_shapes=_shapes(args),
-                             input_dtypes=_dtypes(args),
-                             input_range=_range(args), seed=args.seed, atol=args.atol, rtol=args.rtol,
-                             variant=args.variant)
-    view = _run(request, args.debug, quiet=args.json)
-    if args.json and view.exit_code in (0, 1):
-        print(json.dumps(view.comparisons[0] if view.comparisons else {}, indent=2))
-    elif view.comparisons:
+    request = CompareRequest(reference=reference.to_dict(), candidate=candidate.to_dict(), options=options)
+    record = _run(request, args.debug, quiet=args.json)
+    if args.json and record.exit_code in (0, 1):
+        print(json.dumps(record.comparisons[0] if record.comparisons else {}, indent=2))
+    elif record.comparisons:
         from studio.cli_render import print_comparisons
 
-        print_comparisons(view.comparisons)
-    return view.exit_code
+        print_comparisons(record.comparisons)
+    return record.exit_code
 
 
 def cmd_gui(args) -> int:
@@ -252,56 +173,30 @@ COMMANDS = {"convert": cmd_convert, "inspect": cmd_inspect, "compare": cmd_compa
 
 # ---------------------------------------------------------------- running a job
 
-class JobView:
-    """What the CLI keeps of a job's events."""
-
-    def __init__(self) -> None:
-        self.artifacts: list[dict] = []
-        self.comparisons: list[dict] = []
-        self.result: dict[str, Any] = {}
-        self.failure: dict[str, Any] | None = None
-        self.exit_code = 3
-
-
-def _run(request, debug: bool, quiet: bool = False) -> JobView:
+def _run(request, debug: bool, quiet: bool = False) -> JobRecord:
     """Run a job in a worker, show its progress on stderr, Ctrl-C cancels it cleanly."""
     from studio.cli_render import ProgressPrinter
     from studio.jobs.runner import JobRunner
 
-    view = JobView()
+    record = JobRecord(job_id=request.job_id)
     runner = JobRunner(request)
     printer = ProgressPrinter(debug=debug, quiet=quiet)
     try:
         with printer:
             for event in runner.events():
-                _collect(view, event)
+                record.apply(event)
                 printer.show(event)
     except KeyboardInterrupt:
         runner.cancel()
         for event in runner.events():
             pass
         raise
-    view.exit_code = runner.exit_code if runner.exit_code is not None else 3
-    if view.failure:
-        if debug and view.failure.get("details"):
-            print(view.failure["details"], file=sys.stderr)
-        raise _failure_error(view.failure)
-    return view
-
-
-def _collect(view: JobView, event: Event) -> None:
-    if event.type == ARTIFACT:
-        view.artifacts.append(event.data)
-    elif event.type == COMPARISON:
-        view.comparisons.append(event.data)
-    elif event.type == RESULT:
-        view.result.update(event.data)
-    elif event.type == FAILED:
-        view.failure = event.data
-
-
-def _failure_error(failure: dict) -> StudioError:
-    err = StudioError(failure.get("error") or "the job failed")
-    err.exit_code = int(failure.get("exit_code") or 3)
-    return err
-
+    if record.exit_code is None:
+        record.exit_code = 3
+    if record.error is not None:
+        if debug and record.details:
+            print(record.details, file=sys.stderr)
+        err = StudioError(record.error)
+        err.exit_code = record.exit_code or 3
+        raise err
+    return record

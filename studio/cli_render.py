@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from studio.artifacts import human_bytes
-from studio.jobs.protocol import FAILED, LOG, PROGRESS, STAGE_FINISHED, STAGE_STARTED, Event
+from studio.jobs import events
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, width=max(Console().width, 140) if not sys.stdout.isatty() else None)
@@ -37,26 +37,26 @@ class ProgressPrinter:
         if self.progress:
             self.progress.stop()
 
-    def show(self, event: Event) -> None:
-        d = event.data
-        if event.type == PROGRESS and self.progress:
-            self.progress.update(self.task, completed=d.get("fraction", 0), description=d.get("message", ""))
+    def show(self, event: events.Event) -> None:
+        """Draw one event as it arrives (what the job amounts to is read from its JobRecord, not here)."""
+        if isinstance(event, events.Progress) and self.progress:
+            self.progress.update(self.task, completed=event.fraction, description=event.message)
         elif self.quiet:
             return
-        elif event.type in (STAGE_STARTED, STAGE_FINISHED) and d.get("name", "").startswith("load"):
+        elif isinstance(event, (events.StageStarted, events.StageFinished)) and event.name.startswith("load"):
             return   # loading is quick, and a bad source then reads as the one error line alone
-        elif event.type == STAGE_STARTED:
-            err.print(f"[bold]>[/] {d['name']} ...")
-        elif event.type == STAGE_FINISHED:
-            mark = "[green]ok[/]" if d.get("ok") else "[red]failed[/]"
-            err.print(f"  {mark} {d['name']} ({d.get('seconds', 0):.1f} s)")
-        elif event.type == LOG:
-            if d.get("level") == "output":
+        elif isinstance(event, events.StageStarted):
+            err.print(f"[bold]>[/] {event.name} ...")
+        elif isinstance(event, events.StageFinished):
+            mark = "[green]ok[/]" if event.ok else "[red]failed[/]"
+            err.print(f"  {mark} {event.name} ({event.seconds:.1f} s)")
+        elif isinstance(event, events.Log):
+            if event.level == "output":
                 if self.debug:
-                    err.out(f"    {d.get('message', '')}")
-            elif d.get("level") in ("info", "warning"):
-                err.out(f"  {d.get('message', '')}")
-        elif event.type == FAILED and d.get("cancelled"):
+                    err.out(f"    {event.message}")
+            elif event.level in ("info", "warning"):
+                err.out(f"  {event.message}")
+        elif isinstance(event, events.Failed) and event.cancelled:
             err.print("[yellow]cancelled[/]: no output was written")
 
 

@@ -12,7 +12,7 @@ import itertools
 import math
 import re
 from dataclasses import asdict, dataclass, field, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -216,6 +216,19 @@ def pair_by_name(left: Sequence[str], right: Sequence[str]) -> dict[str, str]:
     return {n: pairs[n] for n in left if n in pairs}
 
 
+def pair_names(left: Sequence[str], right: Sequence[str],
+               fits: Callable[[str, str], bool] | None = None) -> dict[str, str]:
+    """left name -> right name, the one pairing rule for inputs, feeds and outputs: by name (exact, then
+    normalized where unambiguous), then what is left pairs up in order, where fits(left, right) allows it
+    (converters rename tensors but keep their order). Names that pair with nothing are left out."""
+    pairs = pair_by_name(left, right)
+    rest_right = [n for n in right if n not in set(pairs.values())]
+    for left_name, right_name in zip([n for n in left if n not in pairs], rest_right):
+        if fits is None or fits(left_name, right_name):
+            pairs[left_name] = right_name
+    return {n: pairs[n] for n in left if n in pairs}
+
+
 def _group_by_normalized(names: Sequence[str]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for n in names:
@@ -261,14 +274,10 @@ def pair_outputs(reference: dict[str, Shape], candidate: dict[str, Shape]) -> li
 
     Unpaired reference outputs come back as (name, None), extra candidate outputs as (None, name).
     """
-    pairs = pair_by_name(list(reference), list(candidate))
+    pairs = pair_names(list(reference), list(candidate),
+                       fits=lambda r, c: shapes_compatible(reference[r], candidate[c]))
     rest_ref = [n for n in reference if n not in pairs]
     rest_cand = [n for n in candidate if n not in pairs.values()]
-    for ref_name, cand_name in zip(list(rest_ref), list(rest_cand)):
-        if shapes_compatible(reference[ref_name], candidate[cand_name]):
-            pairs[ref_name] = cand_name
-    rest_ref = [n for n in rest_ref if n not in pairs]
-    rest_cand = [n for n in rest_cand if n not in pairs.values()]
     for ref_name in rest_ref:
         fits = [c for c in rest_cand if shapes_compatible(reference[ref_name], candidate[c])]
         exact = [c for c in fits if tuple(candidate[c]) == tuple(reference[ref_name])]
@@ -351,6 +360,8 @@ def snr_db(reference: np.ndarray, noise: np.ndarray) -> float:
 
 
 def looks_like_class_scores(shape: Sequence[int]) -> bool:
+    """The one rule for class scores: a 2-D [batch, classes] output with at least MIN_CLASSES columns. The verdict
+    judges its top-1 agreement, and the Compare tab shows its top-k classes (studio.gui.plots)."""
     return len(shape) == 2 and shape[1] >= MIN_CLASSES
 
 

@@ -13,6 +13,8 @@ import html
 from pathlib import Path
 from typing import Iterable
 
+from studio.signature import shape_text
+
 # (key in an output dict, column title, how to show it) — the GUI table uses the same columns.
 METRIC_COLUMNS: list[tuple[str, str, str]] = [
     ("max_abs", "Max abs", "number"),
@@ -75,12 +77,6 @@ def outputs_by_name(comparisons: list[dict]) -> dict[str, list[tuple[int, dict]]
 def failed_to_compare(comparisons: list[dict]) -> list[tuple[int, dict]]:
     """Comparisons that carry an error (the candidate could not be run or was not verified)."""
     return [(i, c) for i, c in enumerate(comparisons) if c.get("error")]
-
-
-def shape_text(shape) -> str:
-    if shape is None:
-        return "?"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 def tolerance_lines(comparisons: list[dict]) -> list[str]:
@@ -170,7 +166,7 @@ def comparison_report_html(comparisons: list[dict], *, images: dict[tuple[int, s
         parts.append("<h2>Tolerances</h2><ul class='tolerances'>"
                      + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
     for name, rows in outputs_by_name(comparisons).items():
-        shape = shape_text(rows[0][1].get("shape"))
+        shape = shape_text(rows[0][1].get("shape"), sep=", ")
         parts.append(f"<h2>{_e(name)} <span class='shape'>{_e(shape)}</span></h2>")
         parts.append(_output_table(rows, comparisons))
     errors = failed_to_compare(comparisons)

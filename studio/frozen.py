@@ -12,7 +12,8 @@ One executable plays every role:
 Hidden, for the packaging tests: `--smoke-gui SECONDS [MODEL]` opens the main window (offscreen works),
 waits up to SECONDS for the Netron graph, prints "window shown in X s; graph loaded: True|False" and exits.
 
-The GUI roles never import torch or tensorflow; the worker role does, and only that process.
+The GUI roles never import torch or tensorflow; the worker role does, and only that process. This module
+itself imports no Qt: the roles that need it go to studio.gui (app.run_gui, frozen_support.smoke_gui).
 """
 
 from __future__ import annotations
@@ -136,11 +137,6 @@ def open_gui(path: str | None) -> int:
 
 # ---------------------------------------------------------------- --smoke-gui
 
-# Fallback probe when the window offers no "graph loaded" signal: Netron draws nodes as SVG under #canvas.
-_GRAPH_JS = "(function(){var c=document.getElementById('canvas');" \
-            "return c ? c.querySelectorAll('g.node').length : -1;})()"
-
-
 def _process_start() -> float:
     """Wall-clock time this process started (the bootloader included), for 'time to window shown'."""
     try:   # Linux: start time in clock ticks since boot, against the uptime clock (10 ms resolution)
@@ -154,11 +150,7 @@ def _process_start() -> float:
 
 
 def smoke_gui(args: list[str]) -> int:
-    """Open the main window on the sample (or MODEL), report when it shows and whether Netron drew the graph.
-
-    Prints one line, "window shown in X s; graph loaded: True|False (...)", and exits 0 when the window
-    showed (the caller judges the graph). X counts from the process start, the bootloader included.
-    """
+    """`--smoke-gui SECONDS [MODEL]`: studio.gui.frozen_support opens the window (Qt stays out of this module)."""
     try:
         seconds = float(args[0]) if args else 60.0
     except ValueError:
@@ -166,79 +158,14 @@ def smoke_gui(args: list[str]) -> int:
         return 2
     started = _process_start()
     try:
-        from studio.gui import app as gui_app
+        from studio.gui.frozen_support import smoke_gui as open_and_probe
     except ImportError as exc:
         print(f"smoke-gui: the desktop studio is not available in this build ({exc})", file=sys.stderr)
         return 2
     from studio.resources import sample_model_path
 
     model = model_argument(args[1]) if len(args) > 1 else str(sample_model_path())
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QMainWindow
-
-    qt_app = gui_app.ensure_app()
-    window = gui_app.create_main_window(model)
-    state = {"shown": None, "graph": None, "done": False, "probing": False, "graph_at": None}
-
-    def finish() -> None:
-        if state["done"]:
-            return
-        state["done"] = True
-        shown, graph_at = state["shown"], state["graph_at"]
-        shown_text = f"{shown - started:.2f} s" if shown else "never"
-        graph_text = f", graph drawn at {graph_at - started:.2f} s" if graph_at else ""
-        print(f"window shown in {shown_text}; graph loaded: {bool(state['graph'])}{graph_text}", flush=True)
-        window.close()
-        qt_app.exit(0 if shown else 1)
-
-    def settled(ok: bool) -> None:
-        state["graph"] = bool(ok)
-        state["graph_at"] = time.time() if ok else None
-        finish()
-
-    graph_view = getattr(window, "graph_view", None)
-    signal = getattr(graph_view, "loaded", None)
-    if signal is not None:
-        signal.connect(settled)
-
-    def probe() -> None:          # only without the signal
-        try:
-            from PySide6.QtWebEngineWidgets import QWebEngineView
-        except ImportError:
-            return
-        views = window.findChildren(QWebEngineView)
-        if views and not state["probing"]:
-            state["probing"] = True
-
-            def answer(result) -> None:
-                state["probing"] = False
-                if isinstance(result, (int, float)) and result > 0:
-                    settled(True)
-
-            views[0].page().runJavaScript(_GRAPH_JS, 0, answer)
-
-    def tick() -> None:
-        if state["done"]:
-            return
-        handle = window.windowHandle()
-        if state["shown"] is None and isinstance(window, QMainWindow) and window.isVisible() and \
-                (handle is None or handle.isExposed()):
-            state["shown"] = time.time()
-        if signal is None and state["shown"] is not None:
-            probe()
-        if time.time() - started > seconds:
-            finish()
-
-    timer = QTimer(qt_app)
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
-    QTimer.singleShot(int(seconds * 1000) + 10_000, finish)     # never hang
-    code = qt_app.exec()
-    if not state["done"]:
-        print("smoke-gui: the event loop ended before the window showed", file=sys.stderr)
-        return 1
-    return int(code)
+    return open_and_probe(seconds, model, started)
 
 
 if __name__ == "__main__":

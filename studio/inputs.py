@@ -14,18 +14,24 @@ from typing import Sequence
 
 import numpy as np
 
-from studio.compare import normalize_name, pair_by_name, permutations_onto, squeezed
+from studio.compare import normalize_name, pair_by_name, pair_names, permutations_onto, squeezed
 from studio.errors import StudioError, one_line
-from studio.signature import NCHW, NCW, NHWC, NWC, OTHER, Signature, TensorSpec
+from studio.signature import NCHW, NCW, NHWC, NWC, OTHER, Signature, TensorSpec, shape_text
 
 FLOAT_RANGE = (-1.0, 1.0)      # generic float inputs
 IMAGE_RANGE = (0.0, 1.0)       # NCHW / NHWC inputs: pixels scaled to [0, 1)
 INT_RANGE = (0, 10)            # int inputs are usually token ids or indices: keep them small and valid
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+# The one list of input files the studio reads (--inputs, the Compare tab's picker and drops, --calibration
+# folders): arrays, and the image types Pillow reads here. The CLI help and the GUI's file dialogs come from it.
+ARRAY_SUFFIXES = (".npy", ".npz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+INPUT_SUFFIXES = ARRAY_SUFFIXES + IMAGE_SUFFIXES
 KNOWN_LAYOUTS = (NCHW, NHWC, NCW, NWC)
 IMAGE_LAYOUTS = (NCHW, NHWC)
 _IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
-SUPPORTED_FILES = ".npy (one input), .npz (arrays keyed by input name) or an image (.png, .jpg, .bmp)"
+SUPPORTED_FILES = f".npy (one input), .npz (arrays keyed by input name) or an image ({', '.join(IMAGE_SUFFIXES)})"
+INPUTS_HELP = f"inputs for the comparison: .npy, .npz or an image ({', '.join(IMAGE_SUFFIXES)}) (default: seeded random)"
+INPUTS_FILE_FILTER = f"Inputs ({' '.join('*' + s for s in INPUT_SUFFIXES)})"   # a Qt file dialog's name filter
 
 
 # ---------------------------------------------------------------- generated inputs
@@ -86,7 +92,7 @@ def hinted_values(name: str, shape: tuple[int, ...], dtype: np.dtype, rng: np.ra
 
 def _known_shape(spec: TensorSpec) -> tuple[int, ...]:
     if spec.is_dynamic:
-        raise StudioError(f"input {spec.name!r} has dynamic dims {_fmt_shape(spec.shape)}: "
+        raise StudioError(f"input {spec.name!r} has dynamic dims {shape_text(spec.shape)}: "
                           f"give them with --input-shape {spec.name}=...")
     return tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
 
@@ -147,7 +153,7 @@ def file_input_specs(path: str | Path, specs: Sequence[TensorSpec]) -> dict[str,
     model input can take (strings, complex...): load_inputs names those."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if not path.is_file() or suffix not in (".npy", ".npz"):
+    if not path.is_file() or suffix not in ARRAY_SUFFIXES:
         return {}
     arrays = _read_npy(path, specs) if suffix == ".npy" else _read_npz(path, specs)
     found = {}
@@ -258,7 +264,7 @@ def image_layout(spec: TensorSpec) -> str:
         channels = shape[1] if layout == NCHW else shape[3] if layout == NHWC else -1
         if channels is None or channels in _IMAGE_MODES:
             return layout
-    raise StudioError(f"input {spec.name!r} {_fmt_shape(shape)} is not an image input "
+    raise StudioError(f"input {spec.name!r} {shape_text(shape)} is not an image input "
                       "(4-D with 1, 3 or 4 channels): give an .npy or .npz instead")
 
 
@@ -321,7 +327,7 @@ def _check_shape(spec: TensorSpec, shape: tuple[int, ...]) -> None:
     if permutations_onto(shape, expected):
         hint = f" (axes look transposed: give it in the model's layout {spec.layout})" if spec.layout != OTHER \
             else " (axes look transposed)"
-    raise StudioError(f"input {spec.name!r}: expected shape {_fmt_shape(expected)}, given {_fmt_shape(shape)}{hint}")
+    raise StudioError(f"input {spec.name!r}: expected shape {shape_text(expected)}, given {shape_text(shape)}{hint}")
 
 
 # ---------------------------------------------------------------- adapting to a converted model
@@ -361,11 +367,7 @@ def pair_inputs(source: Sequence[TensorSpec], target: Sequence[TensorSpec]) -> d
     if len(source) != len(target):
         raise StudioError(f"cannot pair inputs: the source has {len(source)} ({_names(source)}), "
                           f"the converted model has {len(target)} ({_names(target)})")
-    pairs = pair_by_name([t.name for t in target], [s.name for s in source])
-    rest_source = [s.name for s in source if s.name not in pairs.values()]
-    rest_target = [t.name for t in target if t.name not in pairs]
-    pairs.update(zip(rest_target, rest_source))
-    return pairs
+    return pair_names([t.name for t in target], [s.name for s in source])
 
 
 def _layout_of(layouts: dict[str, str], target_name: str, source_name: str) -> str:
@@ -400,12 +402,9 @@ def _fit_shape(array: np.ndarray, spec: TensorSpec, layout: str) -> np.ndarray:
         return array.reshape(expected)  # type: ignore[arg-type]
     why = "several axis orders fit" if orders else "no axis order fits"
     raise StudioError(f"input {spec.name!r}: cannot fit shape {list(array.shape)} to the converted model's "
-                      f"{_fmt_shape(expected)} ({why})")
+                      f"{shape_text(expected)} ({why})")
 
 
 def _names(specs: Sequence[TensorSpec]) -> str:
     return ", ".join(s.name for s in specs) or "none"
 
-
-def _fmt_shape(shape: Sequence[int | None]) -> str:
-    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"

@@ -2,15 +2,25 @@
 
 Worker-side only: torch and tensorflow are imported inside the functions, so importing this module is cheap.
 Every failure to load a user's file becomes a one-line StudioError (exit code 2).
+
+A user's code (a file.py:factory, or the classes a pickled module needs) is imported without a trace: its
+folder is on sys.path only while it loads, the factory file goes into sys.modules under a private name
+(`_studio_user_<hash>_<n>`, never clashing with a module of the same name), and every module the load brought
+in from the user's folder leaves sys.modules again afterwards. The model objects keep working: torch's
+exporters and the runtimes reach their code through the objects, not through sys.modules.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import inspect
+import itertools
 import sys
+import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from studio.errors import StudioError, one_line
 from studio.formats import Format, Source
@@ -32,10 +42,11 @@ def load_torch(source: Source) -> Any:
             return torch.jit.load(str(source.path), map_location="cpu").eval()
         if source.format is Format.EXPORTED_PROGRAM:
             return torch.export.load(str(source.path))
+        modules: dict[str, Any] = {}    # the user's modules the load imported (out of sys.modules again)
         if source.format is Format.TORCH_PICKLE:
-            model = _load_pickle(source.path)
+            model = _load_pickle(source.path, modules)
         elif source.format is Format.PYTHON_FACTORY:
-            model = _call_factory(source)
+            model = _call_factory(source, modules)
         else:
             raise StudioError(f"{source.spec} is not a PyTorch model")
     except StudioError:
@@ -44,39 +55,107 @@ def load_torch(source: Source) -> Any:
         raise _load_failed(source, exc) from exc
     if not isinstance(model, torch.nn.Module):
         raise StudioError(f"{source.spec}: expected a torch.nn.Module, got {type(model).__name__}")
+    _USER_CODE[model] = (source.path.parent, modules)
     return model.eval()
 
 
-def _load_pickle(path: Path) -> Any:
+USER_MODULE_PREFIX = "_studio_user_"
+_load_count = itertools.count()
+
+
+def user_module_name(path: Path) -> str:
+    """A private, unique sys.modules name for a user's file: "_studio_user_<hash of its path>_<n>"."""
+    digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
+    return f"{USER_MODULE_PREFIX}{digest}_{next(_load_count)}"
+
+
+# model -> (its code's folder, the user's modules its load imported); weak: an entry goes with its model.
+_USER_CODE: "weakref.WeakKeyDictionary[Any, tuple[Path, dict[str, Any]]]" = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def user_code_of(model: Any) -> Iterator[None]:
+    """While torch traces a loaded model: the user's modules are back in sys.modules (and their folder on
+    sys.path), and gone again after. torch.onnx falls back to dynamo's strict capture, which imports each traced
+    function's module by name. A model that is no user's code (TorchScript, ExportedProgram) changes nothing."""
+    try:
+        folder, modules = _USER_CODE.get(model) or (None, {})
+    except TypeError:    # not weak-referenceable: nothing was recorded for it
+        folder, modules = None, {}
+    if folder is None:
+        yield
+        return
+    added = {name: module for name, module in modules.items() if name not in sys.modules}
+    sys.modules.update(added)
+    try:
+        with user_code(folder):
+            yield
+    finally:
+        tops = {name.partition(".")[0] for name in added}     # and what tracing imported of the user's packages
+        for name in [n for n in sys.modules if n in added or n.partition(".")[0] in tops]:
+            if name not in added or sys.modules[name] is added[name]:
+                del sys.modules[name]
+
+
+@contextlib.contextmanager
+def user_code(folder: Path, taken: dict[str, Any] | None = None) -> Iterator[None]:
+    """Import a user's code from folder, leaving no trace: the folder is on sys.path only meanwhile, and the
+    modules the user's code brought into sys.modules meanwhile are removed after: the private-named file and any
+    new top-level module or package imported from that folder (with its submodules). New submodules of packages
+    that were already loaded (torch, studio) stay: a second copy of those would break isinstance checks."""
+    folder = Path(folder).resolve()
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(folder))
+        new = set(sys.modules) - before
+        users = {name for name in new if name.partition(".")[0] not in before
+                 and name.partition(".")[0] not in sys.stdlib_module_names
+                 and _lives_in(sys.modules.get(name.partition(".")[0]), folder)}
+        for name in users | {name for name in new if name.startswith(USER_MODULE_PREFIX)}:
+            module = sys.modules.pop(name, None)
+            if taken is not None and module is not None:
+                taken[name] = module
+
+
+def _lives_in(module: Any, folder: Path) -> bool:
+    """Whether a module was imported from the user's folder (not from an installed package that is under it)."""
+    where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", None) or []), None)
+    if not where:
+        return False
+    path = Path(where).resolve()
+    return path.is_relative_to(folder) and not {"site-packages", "dist-packages"} & set(path.parts)
+
+
+def _load_pickle(path: Path, modules: dict[str, Any]) -> Any:
     """A full pickled module needs its class: look beside the file first, where users keep the code."""
     import torch
 
-    sys.path.insert(0, str(path.parent))
-    try:
+    with user_code(path.parent, modules):
         return torch.load(str(path), map_location="cpu", weights_only=False)
-    finally:
-        sys.path.remove(str(path.parent))
 
 
-def _call_factory(source: Source) -> Any:
+def _call_factory(source: Source, modules: dict[str, Any]) -> Any:
     import torch
 
-    name = f"studio_user_model_{abs(hash(str(source.path)))}"
+    name = user_module_name(source.path)
     spec = importlib.util.spec_from_file_location(name, source.path)
     if spec is None or spec.loader is None:
         raise StudioError(f"{source.path}: not an importable Python file")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    sys.path.insert(0, str(source.path.parent))
-    try:
+    with user_code(source.path.parent, modules):
+        sys.modules[name] = module    # while it runs: dataclasses and the like look their module up there
         spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(source.path.parent))
-    factory = getattr(module, source.factory or "", None)
-    if factory is None or not callable(factory):
-        found = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == name]
-        raise StudioError(f"{source.path} has no callable {source.factory!r}; it defines: {', '.join(found) or 'nothing callable'}")
-    model = factory()
+        factory = getattr(module, source.factory or "", None)
+        if factory is None or not callable(factory):
+            found = [n for n, v in vars(module).items()
+                     if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == name]
+            raise StudioError(f"{source.path} has no callable {source.factory!r}; "
+                              f"it defines: {', '.join(found) or 'nothing callable'}")
+        model = factory()     # may import more of the user's modules, lazily
     if source.weights is not None:
         try:
             state = torch.load(str(source.weights), map_location="cpu", weights_only=True)

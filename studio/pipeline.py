@@ -11,17 +11,21 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from studio.artifacts import Artifact, path_bytes
+from studio.artifacts import Artifact, path_bytes, tolerance_class
 from studio.errors import StageError, StudioError, one_line
 from studio.formats import Format, Source
-from studio.jobs.protocol import (ARTIFACT, COMPARISON, JOB_STARTED, LOG, PROGRESS, RESULT, STAGE_FINISHED,
-                                  STAGE_STARTED, CompareRequest, ConvertRequest, Event)
-from studio.report import ReportBuilder, write_json_atomic
+from studio.jobs.events import (ArtifactWritten, Compared, Converted, Event, InputsChosen, JobStarted, Log, Progress,
+                                StageFinished, StageStarted)
+from studio.jobs.protocol import CompareRequest, ConvertRequest
+from studio.jobs.record import JobRecord
+from studio.options import InputOptions
+from studio.report import write_json_atomic
 from studio.signature import Signature, resolve_shapes
 
 Emit = Callable[[Event], None]
@@ -40,36 +44,40 @@ def given_shapes(raw: dict[str, list[int]]) -> dict[str | None, tuple[int, ...]]
     return {(k or None): tuple(v) for k, v in raw.items()}
 
 
-class Job:
-    """Shared plumbing for one job: emit events, time stages, report progress."""
+class JobSteps:
+    """A running job's side of the events: emit them (stamped with the job id), time stages, count progress.
 
-    def __init__(self, emit: Emit, total_steps: int = 1):
-        self.report = ReportBuilder()
+    The record it keeps is the one the report is written from.
+    """
+
+    def __init__(self, job_id: str, emit: Emit, total_steps: int = 1):
+        self.record = JobRecord(job_id=job_id)
+        self.job_id = job_id
         self._emit = emit
         self.total_steps = max(1, total_steps)
         self.step = 0
 
-    def emit(self, type_: str, **data) -> None:
-        event = Event(type_, data)
-        self.report.add(event)
+    def emit(self, event: Event) -> None:
+        event.job_id = self.job_id
+        self.record.apply(event)
         self._emit(event)
 
     def log(self, message: str, level: str = "info") -> None:
-        self.emit(LOG, level=level, message=message)
+        self.emit(Log(level=level, message=message))
 
     def progress(self, within: float, message: str) -> None:
         fraction = (self.step + max(0.0, min(1.0, within))) / self.total_steps
-        self.emit(PROGRESS, fraction=round(fraction, 4), message=message)
+        self.emit(Progress(fraction=round(fraction, 4), message=message))
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        self.emit(STAGE_STARTED, name=name)
+        self.emit(StageStarted(name=name))
         self.progress(0.0, name)
         t0 = time.perf_counter()
 
         def finished(error: str | None) -> None:
-            self.emit(STAGE_FINISHED, name=name, seconds=round(time.perf_counter() - t0, 3), ok=error is None,
-                      error=error)
+            self.emit(StageFinished(name=name, seconds=round(time.perf_counter() - t0, 3), ok=error is None,
+                                    error=error))
 
         try:
             yield
@@ -87,36 +95,35 @@ class Job:
 
 def run_convert(req: ConvertRequest, emit: Emit) -> int:
     from studio.runtimes import open_runtime
-    from studio.stages.base import StageContext, StageOptions
+    from studio.stages.base import StageContext
     from studio.stages.registry import plan
 
+    options = req.options
     source = Source.from_dict(req.source)
     out = Path(req.out_dir).resolve()
     check_out_dir(out, req.force)
     staging = Path(req.staging_dir) if req.staging_dir else out.parent / f".{out.name}.studio-tmp-inprocess"
     final_dir = staging / "out"
     final_dir.mkdir(parents=True, exist_ok=True)
-    stages = plan(source.format, tuple(req.targets))
-    job = Job(emit, total_steps=len(stages) + 2)   # load source, the stages, compare outputs
-    job.emit(JOB_STARTED, kind="convert", source=source.to_dict(), plan=[s.name for s in stages],
-             request={k: v for k, v in vars(req).items() if k != "staging_dir"})
+    stages = plan(source.format, tuple(options.targets))
+    job = JobSteps(req.job_id, emit, total_steps=len(stages) + 2)   # load source, the stages, compare outputs
+    job.emit(JobStarted(kind="convert", source=source.to_dict(), plan=[s.name for s in stages],
+                        request={k: v for k, v in asdict(req).items() if k != "staging_dir"}))
 
     with job.stage("load source"):
         reference = open_runtime(source)   # the one load of the source: the stages get reference.model
-        signature = _resolved_signature(source, reference, req)
+        signature = _resolved_signature(source, reference, options)
         job.log("inputs: " + "; ".join(t.describe() for t in signature.inputs))
-        _warn_about_memory(job, source, stages, req.backend, getattr(reference, "model", None))
+        _warn_about_memory(job, source, stages, options.backend, getattr(reference, "model", None))
         # The reference outputs now, so the source model can be let go once it is exported: a large model
         # must not sit in memory beside the converters.
-        feeds, ref_out = _reference_outputs(job, req, signature, reference) if stages else ({}, {})
+        feeds, ref_out = _reference_outputs(job, options, signature, reference) if stages else ({}, {})
     model = getattr(reference, "model", None)
     del reference
 
-    options = StageOptions(targets=tuple(req.targets), variants=tuple(req.variants), opset=req.opset,
-                           backend=req.backend, keep_layout=req.keep_layout, calibration=req.calibration, seed=req.seed)
     artifacts: list[Artifact] = []
     input_path = source.path
-    if source.format is Format.ONNX and "onnx" in req.targets:
+    if source.format is Format.ONNX and "onnx" in options.targets:
         job.log("the source is already ONNX: no ONNX artifact to make")
     for index, stage in enumerate(stages):
         work = staging / "work" / f"{index}-{stage.name.replace('>', '').replace('-', '_')}"
@@ -131,16 +138,16 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
             ctx = model = None
             gc.collect()
         for artifact in made:
-            wanted = artifact.kind in req.targets
+            wanted = artifact.kind in options.targets
             if wanted:
                 artifacts.append(_stage_into(artifact, final_dir))
             if artifact.kind == "onnx":
                 input_path = Path(artifact.path)   # the next stage reads it where it is now
     for artifact in artifacts:
-        job.emit(ARTIFACT, **{**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)})
+        job.emit(ArtifactWritten(artifact={**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)}))
 
     passed = _compare_all(job, req, source, feeds, ref_out, signature, artifacts, final_dir, out)
-    report = job.report.to_dict()
+    report = job.record.report()
     report["exit_code"] = 0 if passed else 1
     report = _final_paths(report, final_dir, out)
     write_json_atomic(final_dir / "report.json", report)
@@ -152,12 +159,12 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     shutil.rmtree(staging, ignore_errors=True)
     job.step = job.total_steps - 1
     job.progress(1.0, "done")
-    job.emit(RESULT, report_path=str(Path(req.report_path) if req.report_path else out / "report.json"),
-             out_dir=str(out), passed=passed)
+    job.emit(Converted(report_path=str(Path(req.report_path) if req.report_path else out / "report.json"),
+                       out_dir=str(out), passed=passed))
     return 0 if passed else 1
 
 
-def _warn_about_memory(job: Job, source: Source, stages: list, backend: str, model) -> None:
+def _warn_about_memory(job: JobSteps, source: Source, stages: list, backend: str, model) -> None:
     """Say so before a job that may not fit in the free memory starts swapping (the estimate is logged too)."""
     from studio.artifacts import human_bytes
     from studio.memory import estimate_peak_bytes, free_bytes
@@ -172,7 +179,7 @@ def _warn_about_memory(job: Job, source: Source, stages: list, backend: str, mod
                 f"be killed; close other programs, or convert to fewer targets at a time", "warning")
 
 
-def _resolved_signature(source: Source, reference, req: ConvertRequest | CompareRequest) -> Signature:
+def _resolved_signature(source: Source, reference, options: InputOptions) -> Signature:
     """Shapes and dtypes filled in; layouts guessed again where the shape was unknown when the model was read.
 
     --input-shape gives shapes (and dtypes with ":DTYPE"). Formats that store no shapes and dtypes (TorchScript,
@@ -185,17 +192,17 @@ def _resolved_signature(source: Source, reference, req: ConvertRequest | Compare
     from studio.stages.layouts import source_layout
 
     seen = reference.signature
-    shapes = given_shapes(req.input_shapes)
-    dtypes: dict[str | None, str] = {(k or None): v for k, v in req.input_dtypes.items()}
+    shapes = given_shapes(options.input_shapes)
+    dtypes: dict[str | None, str] = {(k or None): v for k, v in options.input_dtypes.items()}
     stored = source.format not in (Format.TORCHSCRIPT, Format.PYTHON_FACTORY, Format.TORCH_PICKLE)
-    if not stored and req.inputs_path:
+    if not stored and options.inputs_path:
         from studio.inputs import file_input_specs
 
         if len(seen.inputs) == 1:   # key the single input by name, so what was given outranks the file
             for given in (shapes, dtypes):
                 if None in given:
                     given[seen.inputs[0].name] = given.pop(None)
-        for name, (dtype, shape) in file_input_specs(req.inputs_path, seen.inputs).items():
+        for name, (dtype, shape) in file_input_specs(options.inputs_path, seen.inputs).items():
             shapes.setdefault(name, shape)
             if dtype:
                 dtypes.setdefault(name, dtype)
@@ -272,7 +279,7 @@ def _describe_inputs(feeds: dict[str, np.ndarray], inputs_path: str | None, seed
                         for k, v in feeds.items()]}
 
 
-def _compare_all(job: Job, req: ConvertRequest, source: Source, feeds: dict, ref_out: dict, signature: Signature,
+def _compare_all(job: JobSteps, req: ConvertRequest, source: Source, feeds: dict, ref_out: dict, signature: Signature,
                  artifacts: list[Artifact], final_dir: Path, out: Path) -> bool:
     from studio.compare import ComparisonResult, compare_outputs, tolerance_for
     from studio.inputs import adapt_feeds
@@ -285,7 +292,8 @@ def _compare_all(job: Job, req: ConvertRequest, source: Source, feeds: dict, ref
         for i, artifact in enumerate(artifacts):
             label = _final_path(artifact.path, final_dir, out)
             job.progress(i / len(artifacts), f"comparing {artifact.label}")
-            tolerance = tolerance_for(artifact.variant if artifact.kind == "tflite" else "float32", req.atol, req.rtol)
+            tolerance = tolerance_for(tolerance_class(artifact.kind, artifact.variant), req.options.atol,
+                                      req.options.rtol)
             cand_out: dict = {}
             if artifact.flex_ops:
                 result = ComparisonResult.failed(source.spec, label, artifact.variant, tolerance,
@@ -305,12 +313,12 @@ def _compare_all(job: Job, req: ConvertRequest, source: Source, feeds: dict, ref
     return all_passed
 
 
-def _reference_outputs(job: Job, req, signature: Signature, reference) -> tuple[dict, dict]:
+def _reference_outputs(job: JobSteps, options: InputOptions, signature: Signature, reference) -> tuple[dict, dict]:
     """The inputs every model gets (recorded in the report) and the reference model's outputs on them."""
     from studio.inputs import adapt_feeds
 
-    feeds = _make_inputs(signature, req.inputs_path, req.input_range, req.seed)
-    job.emit(RESULT, inputs=_describe_inputs(feeds, req.inputs_path, req.seed))
+    feeds = _make_inputs(signature, options.inputs_path, options.input_range, options.seed)
+    job.emit(InputsChosen(inputs=_describe_inputs(feeds, options.inputs_path, options.seed)))
     try:
         return feeds, reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))
     except StudioError as exc:
@@ -321,12 +329,13 @@ def _reference_outputs(job: Job, req, signature: Signature, reference) -> tuple[
         raise StudioError(f"the model does not run on inputs {given}: {exc}{hint}") from exc
 
 
-def _emit_comparison(job: Job, result, kind: str, samples_dir: Path | None, ref_out: dict, cand_out: dict) -> None:
+def _emit_comparison(job: JobSteps, result, kind: str, samples_dir: Path | None, ref_out: dict,
+                     cand_out: dict) -> None:
     d = result.to_dict()
     d["kind"] = kind
     if samples_dir and result.outputs:
         d["samples"] = save_samples(samples_dir, ref_out, cand_out, result)
-    job.emit(COMPARISON, **d)
+    job.emit(Compared(comparison=d))
 
 
 def run_compare(req: CompareRequest, emit: Emit) -> int:
@@ -334,18 +343,19 @@ def run_compare(req: CompareRequest, emit: Emit) -> int:
     from studio.inputs import adapt_feeds
     from studio.runtimes import open_runtime
 
+    options = req.options
     reference_src, candidate_src = Source.from_dict(req.reference), Source.from_dict(req.candidate)
-    job = Job(emit, total_steps=3)
-    job.emit(JOB_STARTED, kind="compare", source=reference_src.to_dict(), candidate=candidate_src.to_dict())
+    job = JobSteps(req.job_id, emit, total_steps=3)
+    job.emit(JobStarted(kind="compare", source=reference_src.to_dict(), candidate=candidate_src.to_dict()))
     with job.stage("load models"):
         reference = open_runtime(reference_src)
         candidate = open_runtime(candidate_src)
-        signature = _resolved_signature(reference_src, reference, req)
+        signature = _resolved_signature(reference_src, reference, options)
     with job.stage("compare outputs"):
-        feeds, ref_out = _reference_outputs(job, req, signature, reference)
+        feeds, ref_out = _reference_outputs(job, options, signature, reference)
         cand_out = candidate.run(adapt_feeds(feeds, signature.inputs, candidate.signature, {}))
-        variant = req.variant or guess_variant(candidate_src.path.name)
-        result = compare_outputs(ref_out, cand_out, tolerance_for(variant, req.atol, req.rtol),
+        variant = options.variant or guess_variant(candidate_src.path.name)
+        result = compare_outputs(ref_out, cand_out, tolerance_for(variant, options.atol, options.rtol),
                                  reference_label=reference_src.spec, candidate_label=candidate_src.spec, variant=variant)
         samples_dir = Path(req.samples_dir) if req.samples_dir else None
         _emit_comparison(job, result, candidate_src.format.value, samples_dir, ref_out, cand_out)

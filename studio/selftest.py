@@ -8,7 +8,6 @@ otherwise non-zero with a one-line reason on stderr.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
@@ -35,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     from studio.errors import StudioError, one_line
     from studio.formats import detect
     from studio.jobs.handlers import package_versions
-    from studio.jobs.protocol import ARTIFACT, COMPARISON, FAILED, ConvertRequest
+    from studio.jobs.protocol import ConvertRequest
+    from studio.jobs.record import JobRecord
     from studio.jobs.runner import JobRunner
+    from studio.options import ConvertOptions
     from studio.resources import sample_model_path
 
     argv = list(argv or [])
@@ -55,35 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sample: {sample} ({source.format.value})", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="studio-selftest-"))
-    artifacts: list[dict] = []
-    comparisons: list[dict] = []
-    failure: dict | None = None
+    record = JobRecord()
     runner = None
     try:
         request = ConvertRequest(source=source.to_dict(), out_dir=str(tmp / f"{source.stem}_converted"),
-                                 targets=list(TARGETS), variants=list(VARIANTS))
-        runner = JobRunner(request)
-        # Libraries drop files into the temp folder (AutoGraph sources, torch's inductor cache): give the
-        # worker ours, so removing it leaves nothing behind.
+                                 options=ConvertOptions(targets=list(TARGETS), variants=list(VARIANTS)))
+        record.job_id = request.job_id
+        # Libraries drop files into the temp folder (AutoGraph sources, torch's inductor cache): the worker gets
+        # ours, so removing it leaves nothing behind.
         worker_tmp = tmp / "tmp"
         worker_tmp.mkdir()
-        saved_tmpdir = os.environ.get("TMPDIR")
-        os.environ["TMPDIR"] = str(worker_tmp)
-        try:
-            runner.start()
-        finally:
-            if saved_tmpdir is None:
-                os.environ.pop("TMPDIR", None)
-            else:
-                os.environ["TMPDIR"] = saved_tmpdir
+        runner = JobRunner(request, env={"TMPDIR": str(worker_tmp)})
         with ProgressPrinter(debug=debug) as printer:
             for event in runner.events():
-                if event.type == ARTIFACT:
-                    artifacts.append(event.data)
-                elif event.type == COMPARISON:
-                    comparisons.append(event.data)
-                elif event.type == FAILED:
-                    failure = event.data
+                record.apply(event)
                 printer.show(event)
     except KeyboardInterrupt:
         if runner is not None:
@@ -96,17 +82,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    comparisons, artifacts = record.comparisons, record.artifacts
     if comparisons:
         print_comparisons(comparisons)
     versions = package_versions()
     print("versions: " + ", ".join(f"{k} {versions.get(k, '?')}" for k in SHOWN_VERSIONS), flush=True)
     elapsed = time.perf_counter() - started
 
-    exit_code = runner.exit_code if runner.exit_code is not None else 3
-    if failure:
-        if debug and failure.get("details"):
-            print(failure["details"], file=sys.stderr)
-        return _fail(failure.get("error") or "the conversion failed", exit_code or 3, started)
+    exit_code = record.exit_code if record.exit_code is not None else 3
+    if record.error is not None:
+        if debug and record.details:
+            print(record.details, file=sys.stderr)
+        return _fail(record.error, exit_code or 3, started)
     failed = [Path(c.get("candidate", "?")).name for c in comparisons if not c.get("passed")]
     if failed:
         return _fail(f"{len(failed)} of {len(comparisons)} comparisons failed: {', '.join(failed)}", 1, started)

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import Sequence
 
 from studio.errors import StudioError
 
 NCHW, NHWC, NCW, NWC, OTHER = "NCHW", "NHWC", "NCW", "NWC", "other"
 IMAGE_CHANNELS = (1, 3, 4)
+
+
+def shape_text(shape: Sequence[int | None] | None, sep: str = ",", brackets: bool = True, unknown: str = "?") -> str:
+    """A shape as text, the one way every screen writes one: "[1,3,224,224]", with "?" for a dynamic dim.
+
+    sep=", " is the spacing of the GUI and the HTML report ("[1, 3, 224, 224]"); brackets=False gives the bare
+    dims an editable cell holds ("1, 3, ?, 224"). unknown is what a shape that is not known at all (None) reads as.
+    """
+    if shape is None:
+        return unknown
+    dims = sep.join("?" if d is None else str(d) for d in shape)
+    return f"[{dims}]" if brackets else dims
 
 
 @dataclass(frozen=True)
@@ -31,8 +44,7 @@ class TensorSpec:
         return cls(d["name"], d["dtype"], tuple(d["shape"]), d.get("layout", OTHER))
 
     def describe(self) -> str:
-        dims = ",".join("?" if d is None else str(d) for d in self.shape)
-        return f"{self.name}: {self.dtype}[{dims}] {self.layout}"
+        return f"{self.name}: {self.dtype}{shape_text(self.shape)} {self.layout}"
 
 
 @dataclass(frozen=True)
@@ -150,8 +162,8 @@ def resolve_shapes(inputs: tuple[TensorSpec, ...], given: dict[str | None, tuple
                               f"if it is not float32) or with --inputs FILE.npz")
         shape = tuple(1 if (i == 0 and d is None) else d for i, d in enumerate(spec.shape))
         if any(d is None for d in shape):
-            dims = ",".join("?" if d is None else str(d) for d in spec.shape)
-            raise StudioError(f"input {spec.name!r} has dynamic dims [{dims}]: give them with --input-shape {spec.name}=...")
+            raise StudioError(f"input {spec.name!r} has dynamic dims {shape_text(spec.shape)}: "
+                              f"give them with --input-shape {spec.name}=...")
         out.append(replace(spec, shape=shape))
     return tuple(out)
 

@@ -246,3 +246,60 @@ def test_format_table_and_numbers():
     assert rows[1][6] == "1.000000" and rows[1][8] == "1" and rows[1][-1] == "PASS"
     assert rows[2][0] == "tflite int8" and rows[2][-1] == "FAIL" and len(rows[2]) == len(TABLE_HEADER)
     assert failure_lines([ok, broken]) == ["tflite int8: LiteRT failed: boom"]
+
+
+# ---------------------------------------------------------------- one rule each
+
+
+def test_one_class_scores_rule():
+    from studio.compare import looks_like_class_scores
+
+    assert looks_like_class_scores((1, 2)) and looks_like_class_scores((64, 1000))
+    assert not looks_like_class_scores((1, 1)) and not looks_like_class_scores((1, 3, 8, 8))
+    assert not looks_like_class_scores((10,))
+
+
+def test_pair_names_by_name_then_order():
+    from studio.compare import pair_names
+
+    assert pair_names(["a", "input.1", "b"], ["serving_default_input_1:0", "a", "x"]) == \
+        {"a": "a", "input.1": "serving_default_input_1:0", "b": "x"}
+    assert pair_names(["p", "q"], ["Identity", "Identity_1"]) == {"p": "Identity", "q": "Identity_1"}
+    assert pair_names(["p", "q"], ["r"]) == {"p": "r"}
+    assert pair_names(["p", "q"], ["r", "s"], fits=lambda left, right: (left, right) != ("p", "r")) == {"q": "s"}
+
+
+def test_pair_names_is_the_rule_for_inputs_feeds_and_outputs():
+    from studio.compare import pair_outputs
+    from studio.inputs import pair_inputs
+    from studio.runtimes.base import bind_feeds
+    from studio.signature import TensorSpec
+
+    specs = [TensorSpec("x.1", "float32", (1,)), TensorSpec("y.1", "float32", (1,))]
+    renamed = [TensorSpec("y_1", "float32", (1,)), TensorSpec("x_1", "float32", (1,))]   # names kept, order not
+    assert pair_inputs(specs, renamed) == {"y_1": "y.1", "x_1": "x.1"}
+    bound = bind_feeds(tuple(specs), {"y_1": np.ones(1), "x_1": np.zeros(1)})
+    assert bound["x.1"][0] == 0 and bound["y.1"][0] == 1
+    assert pair_outputs({"logits": (1, 5), "f": (1, 8)}, {"Identity": (1, 5), "Identity_1": (1, 8)}) == \
+        [("logits", "Identity"), ("f", "Identity_1")]
+
+
+def test_each_idea_has_one_implementation():
+    """Issue 9: shape-to-text, byte sizes, input file types, the class-scores rule and name-then-order pairing
+    are each written once (studio.signature, studio.artifacts, studio.inputs, studio.compare)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "studio"
+    homes = {"shape_text": "signature.py", "human_bytes": "artifacts.py", "looks_like_class_scores": "compare.py",
+             "pair_names": "compare.py", "pair_by_name": "compare.py"}
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef) and node.name in homes:
+                assert path.relative_to(root).as_posix() == homes[node.name], f"{path}: a second {node.name}"
+        where = path.relative_to(root).as_posix()
+        if where != "signature.py":
+            assert '"?" if d is None else str(d)' not in text, f"{path} writes shapes itself: use shape_text"
+        if where != "inputs.py":
+            assert '".bmp"' not in text and '".jpeg"' not in text, f"{path} lists input file types: use INPUT_SUFFIXES"

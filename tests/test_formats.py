@@ -43,6 +43,30 @@ def test_detect_imports_no_framework(models):
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
+def test_the_engine_imports_no_qt():
+    """Every module outside studio/gui imports without PySide6, the frozen entry point included (its --smoke-gui
+    window lives in studio.gui.frozen_support)."""
+    code = ("import importlib, pkgutil, sys, studio; "
+            "names = [m.name for m in pkgutil.walk_packages(studio.__path__, 'studio.') "
+            "         if not m.name.startswith('studio.gui') and m.name != 'studio.__main__']; "
+            "[importlib.import_module(n) for n in names]; "
+            "import studio.frozen; studio.frozen.main(['--version']); "
+            "print(len(names), sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    count, _, qt = result.stdout.strip().splitlines()[-1].partition(" ")
+    assert int(count) > 30 and qt == "[]", result.stdout + result.stderr
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "studio"
+    for path in root.rglob("*.py"):
+        if "gui" not in path.relative_to(root).parts:
+            imported = {alias.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Import)
+                        for alias in node.names} | {node.module or "" for node in ast.walk(ast.parse(path.read_text()))
+                                                    if isinstance(node, ast.ImportFrom)}
+            assert not {name for name in imported if name.split(".")[0] == "PySide6"}, f"{path} imports Qt"
+
+
 def test_input_shapes_parse_and_resolve():
     assert parse_input_shapes(["x=1,3,8,8", "y=2,4"]) == {"x": (1, 3, 8, 8), "y": (2, 4)}
     assert parse_input_shapes(["1,3,8,8"]) == {None: (1, 3, 8, 8)}

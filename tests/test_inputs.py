@@ -205,3 +205,34 @@ def test_adapt_feeds_errors():
     assert_one_line_error(lambda: adapt_feeds(feeds, source, two, {}), "cannot pair inputs")
     wrong = Signature(inputs=(TensorSpec("x", "float32", (3, 2)),))
     assert_one_line_error(lambda: adapt_feeds(feeds, source, wrong, {}), "'x'", "[3,2]")
+
+
+# ---------------------------------------------------------------- one implementation each
+
+
+def test_shape_text_is_the_one_way_a_shape_is_written():
+    from studio.signature import shape_text
+
+    assert shape_text((1, 3, 224, 224)) == "[1,3,224,224]"                     # the CLI's and errors' form
+    assert shape_text([None, 3, 16, 16], sep=", ") == "[?, 3, 16, 16]"         # the GUI's and the HTML report's
+    assert shape_text((1, None), sep=", ", brackets=False) == "1, ?"           # an editable cell's bare dims
+    assert shape_text(()) == "[]" and shape_text(None) == "?" and shape_text(None, unknown="[unknown]") == "[unknown]"
+    assert TensorSpec("x", "float32", (None, 3), OTHER).describe() == "x: float32[?,3] other"
+
+
+def test_every_accepted_input_image_type_loads(tmp_path):
+    """INPUT_SUFFIXES is the one list (CLI help, GUI dialogs and drops, --inputs, --calibration folders): every
+    image type in it really loads."""
+    from studio.inputs import ARRAY_SUFFIXES, IMAGE_SUFFIXES, INPUT_SUFFIXES, INPUTS_FILE_FILTER, INPUTS_HELP
+    from studio.stages import calibration
+
+    assert set(INPUT_SUFFIXES) == set(ARRAY_SUFFIXES) | set(IMAGE_SUFFIXES) and ".bmp" in IMAGE_SUFFIXES
+    assert calibration.IMAGE_SUFFIXES is IMAGE_SUFFIXES
+    assert all(f"*{suffix}" in INPUTS_FILE_FILTER for suffix in INPUT_SUFFIXES)
+    assert all(suffix in INPUTS_HELP for suffix in IMAGE_SUFFIXES)
+    pixels = (np.arange(16 * 16 * 3) % 251).astype(np.uint8).reshape(16, 16, 3)
+    for suffix in IMAGE_SUFFIXES:
+        path = tmp_path / f"image{suffix}"
+        Image.fromarray(pixels).save(path)
+        array = load_inputs(path, [IMAGE])["input.1"]
+        assert array.shape == (1, 3, 16, 16) and array.dtype == np.float32, suffix

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.artifacts import path_bytes
+from studio.artifacts import human_bytes, path_bytes
 from studio.errors import StudioError
 from studio.formats import Format, Source, detect
-from studio.artifacts import human_bytes
-from studio.inspect import format_summary, inspect_model
+from studio.model_summary import format_summary, inspect_model
 from studio.signature import NCHW, NHWC
 
 
@@ -172,5 +171,30 @@ def test_format_summary_caps_long_op_lists():
     assert "... and 35 more kinds" in text and "(none)" in text
 
 
-def test_human_bytes():
-    assert human_bytes(512) == "512 B" and human_bytes(2048) == "2.0 KB" and human_bytes(5 * 1024**3) == "5.0 GB"
+def test_human_bytes_counts_in_decimal_si_units():
+    assert [human_bytes(n) for n in (0, 512, 999, 1000, 2048, 112_700, 999_960, 14_100_000, 5 * 10**9, 3 * 10**12)] == \
+        ["0 B", "512 B", "999 B", "1.0 kB", "2.0 kB", "112.7 kB", "1.0 MB", "14.1 MB", "5.0 GB", "3.0 TB"]
+    assert human_bytes(None) == "0 B"
+
+
+def test_the_gui_and_the_cli_show_the_same_size_for_the_same_file(qtbot):
+    """One byte formatter: `studio inspect`'s size line, the convert table, the summary panel and the sidebar."""
+    from studio.gui.sidebar import human_size
+    from studio.gui.summary_view import SummaryView
+
+    size = 112_700    # "110.1 KB" in 1024s beside "112.7 KB" in 1000s, before there was one unit
+    info = {"source": {"path": "m.onnx"}, "format": "onnx", "framework": "onnx", "inputs": [], "outputs": [],
+            "ops": {}, "parameters": 0, "bytes": size}
+    cli = next(line.split()[1:3] for line in format_summary(info).splitlines() if line.split()[:1] == ["size"])
+    view = SummaryView()
+    qtbot.addWidget(view)
+    view.set_summary(info)
+    assert " ".join(cli) == view.size_label.text() == human_size(size) == human_bytes(size) == "112.7 kB"
+
+
+def test_no_studio_module_shadows_the_standard_library():
+    """studio/inspect.py once did (as studio/model_summary.py it no longer does): on PyInstaller's analysis path,
+    or with studio/ itself on sys.path, such a module replaces the standard library's for everything."""
+    root = Path(__file__).resolve().parents[1] / "studio"
+    names = {p.stem for p in root.rglob("*.py")} | {p.name for p in root.rglob("*") if (p / "__init__.py").is_file()}
+    assert not names & set(sys.stdlib_module_names) - {"__init__", "__main__"}

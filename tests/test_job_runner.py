@@ -13,8 +13,9 @@ import psutil
 import pytest
 
 from studio.formats import detect
-from studio.jobs.protocol import (FAILED, FINISHED, JOB_STARTED, RESULT, STAGE_STARTED, ConvertRequest,
-                                  VersionsRequest)
+from studio.jobs.events import Failed, Finished, JobStarted, StageStarted, VersionsRead
+from studio.jobs.protocol import ConvertRequest, VersionsRequest
+from studio.options import ConvertOptions
 from studio.jobs.runner import CANCELLED_EXIT, JobRunner
 
 
@@ -24,14 +25,16 @@ def leftovers(folder: Path) -> list[Path]:
 
 def convert_request(models, tmp_path) -> ConvertRequest:
     return ConvertRequest(source=detect(models["transformer_pt2"]).to_dict(), out_dir=str(tmp_path / "out"),
-                          variants=["float32"])
+                          options=ConvertOptions(variants=["float32"]))
 
 
 def test_versions_job_streams_a_result_then_finished():
-    events = list(JobRunner(VersionsRequest()).events())
-    assert [e.type for e in events] == [RESULT, FINISHED]
-    assert events[0].data["versions"]["onnx2tf"] == "2.6.9"   # requirements-nodeps.txt
-    assert events[-1].data["exit_code"] == 0
+    request = VersionsRequest()
+    events = list(JobRunner(request).events())
+    assert [type(e) for e in events] == [VersionsRead, Finished]
+    assert events[0].versions["onnx2tf"] == "2.6.9"   # requirements-nodeps.txt
+    assert events[-1].exit_code == 0
+    assert {e.job_id for e in events} == {request.job_id}
 
 
 @pytest.mark.slow
@@ -42,14 +45,15 @@ def test_cancel_mid_stage_leaves_no_artifact_and_no_temp_folder(models, tmp_path
     seen, cancelled_at = [], None
     for event in runner.events():
         seen.append(event)
-        if event.type == STAGE_STARTED and event.data["name"] == "onnx->tf" and cancelled_at is None:
+        if isinstance(event, StageStarted) and event.name == "onnx->tf" and cancelled_at is None:
             time.sleep(1.0)   # well inside onnx2tf
             cancelled_at = time.monotonic()
             runner.cancel()
     assert cancelled_at is not None and time.monotonic() - cancelled_at < 2.0
-    assert seen[0].type == JOB_STARTED
-    assert seen[-2].type == FAILED and seen[-2].data["cancelled"]
-    assert seen[-1].type == FINISHED and runner.exit_code == CANCELLED_EXIT
+    assert isinstance(seen[0], JobStarted)
+    assert isinstance(seen[-2], Failed) and seen[-2].cancelled
+    assert isinstance(seen[-1], Finished) and runner.exit_code == CANCELLED_EXIT
+    assert {e.job_id for e in seen} == {runner.request.job_id}
     assert not psutil.pid_exists(runner.pid) or psutil.Process(runner.pid).status() == psutil.STATUS_ZOMBIE
     assert not staging.exists() and leftovers(tmp_path) == []
 
@@ -60,10 +64,10 @@ def test_killed_worker_is_reported_as_failed_with_cause(models, tmp_path):
     events = []
     for event in runner.events():
         events.append(event)
-        if event.type == STAGE_STARTED and event.data["name"] == "torch->onnx":
+        if isinstance(event, StageStarted) and event.name == "torch->onnx":
             os.kill(runner.pid, signal.SIGKILL)
-    failed = [e for e in events if e.type == FAILED]
-    assert failed and "SIGKILL" in failed[-1].data["error"] and failed[-1].data["crashed"]
+    failed = [e for e in events if isinstance(e, Failed)]
+    assert failed and "SIGKILL" in failed[-1].error and failed[-1].crashed
     assert runner.exit_code == 3 and leftovers(tmp_path) == []
 
 

@@ -2,8 +2,7 @@
 
 Nothing here imports torch or tensorflow: heavy work runs in worker processes (studio.jobs), supervised
 from background threads (job_worker) that turn events into Qt signals.
+
+Importing it changes no global state: the PySide6 workarounds (`_pyside_workarounds`) are applied by
+`studio.gui.app.ensure_app` when the app starts.
 """
-
-from studio.gui.plots import keep_singletons_alive
-
-keep_singletons_alive()   # PySide6 6.12 on Python 3.11 leaks refcounts of None/True: see plots.py

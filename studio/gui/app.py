@@ -49,6 +49,9 @@ def ensure_app(argv: list[str] | None = None):
 
     app = QApplication.instance()
     if app is None:
+        from studio.gui._pyside_workarounds import keep_singletons_alive
+
+        keep_singletons_alive()   # once, before Qt is used: see its docstring
         prepare_environment()
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)  # QtWebEngine needs it
         app = QApplication(argv if argv is not None else [sys.argv[0] if sys.argv else "studio"])

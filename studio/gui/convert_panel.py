@@ -1,7 +1,8 @@
 """The Convert panel: what to make (targets, variants, opset, backend, output folder), the input shapes, and Convert.
 
-It builds the same ConvertRequest the CLI builds, and can put the equivalent `studio convert ...` line on the
-clipboard, so whatever a user does here can be scripted later.
+Its controls read and write studio.options.ConvertOptions, the schema the CLI's flags come from: the request is
+the CLI's request, and "Copy command" is that schema's command line, so whatever a user does here can be
+scripted later.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from studio.errors import StudioError
 from studio.formats import Format, Source
 from studio.jobs.protocol import ConvertRequest
-from studio.signature import parse_dtype
+from studio.options import OPSET_RANGE, ConvertOptions, option_of, to_argv
+from studio.signature import parse_dtype, shape_text
 
-TARGETS = (("onnx", "ONNX"), ("savedmodel", "SavedModel"), ("tflite", "TFLite"))
-VARIANTS = (("float32", "float32"), ("float16", "float16"), ("dynamic_int8", "dynamic-range int8"),
-            ("int8", "int8 (calibrated)"))
-OPSET_DEFAULT = 6            # the spin box's minimum stands for "the exporter's choice"
-OPSET_MAX = 23
-DEFAULT_BACKEND = "auto"
+LABELS = {"onnx": "ONNX", "savedmodel": "SavedModel", "tflite": "TFLite", "dynamic_int8": "dynamic-range int8",
+          "int8": "int8 (calibrated)"}
+DEFAULTS = ConvertOptions()
+TARGETS = tuple((key, LABELS.get(key, key)) for key in option_of(ConvertOptions, "targets").choices)
+VARIANTS = tuple((key, LABELS.get(key, key)) for key in option_of(ConvertOptions, "variants").choices)
+OPSET_DEFAULT = OPSET_RANGE[0] - 1   # the spin box's minimum stands for "the exporter's choice"
+OPSET_MAX = OPSET_RANGE[1]
+DEFAULT_BACKEND = DEFAULTS.backend
 # Translucent tints read on light and dark palettes alike; the text keeps the palette's own colour.
 NEEDS_INPUT = QColor(230, 140, 0, 90)
 WAS_DYNAMIC = QColor(70, 130, 230, 60)
@@ -57,7 +61,7 @@ def parse_dims(text: str) -> list[int | None]:
 
 
 def dims_text(dims) -> str:
-    return ", ".join("?" if d is None else str(d) for d in dims)
+    return shape_text(dims, sep=", ", brackets=False)
 
 
 class ShapeEditor(QTableWidget):
@@ -480,52 +484,47 @@ class ConvertPanel(QScrollArea):
         return "All input shapes are fixed by the model."
 
     # ------------------------------------------------------------ the request
-    def build_request(self, out_dir: str, inputs_path: str | None = None, seed: int = 0) -> ConvertRequest:
-        """The ConvertRequest the CLI would build from the same choices (see command_line)."""
-        problems = self.problems()
-        if problems:
-            raise StudioError(problems[0])
-        assert self._source is not None
+    def options(self, inputs_path: str | None = None, seed: int = 0) -> ConvertOptions:
+        """The choices made here, as the schema the CLI parses into (inputs_path and seed: the Compare tab's)."""
         opset = self.opset.value()
         calibration = self.calibration.text() if self.calibration.isEnabled() and self.calibration.text() else None
-        if calibration and not Path(calibration).exists():
-            raise StudioError(f"calibration data {calibration}: no such file or folder")
-        return ConvertRequest(source=self._source.to_dict(), out_dir=str(Path(out_dir).resolve()),
-                              targets=self.targets(), variants=self.variants() or ["float32"],
+        return ConvertOptions(targets=self.targets(), variants=self.variants() or ["float32"],
                               input_shapes=self.shapes.shapes(), input_dtypes=self.shapes.dtypes(),
                               inputs_path=inputs_path, seed=seed,
                               opset=None if opset == OPSET_DEFAULT else opset, backend=self.backend_name(),
                               keep_layout=self.keep_layout.isChecked(),
                               calibration=str(Path(calibration).resolve()) if calibration else None)
 
+    def set_options(self, options: ConvertOptions) -> None:
+        """Show these choices (the input shapes stay the model's: they are set with set_source)."""
+        self.set_targets(options.targets, options.variants)
+        self.opset.setValue(options.opset or OPSET_DEFAULT)
+        self.backend.setCurrentIndex(max(0, self.backend.findData(options.backend)))
+        self.keep_layout.setChecked(options.keep_layout)
+        self.calibration.setText(options.calibration or "")
+
+    def build_request(self, out_dir: str, inputs_path: str | None = None, seed: int = 0) -> ConvertRequest:
+        """The ConvertRequest the CLI would build from the same choices (see command_line)."""
+        problems = self.problems()
+        if problems:
+            raise StudioError(problems[0])
+        assert self._source is not None
+        options = self.options(inputs_path, seed)
+        if options.calibration and not Path(options.calibration).exists():
+            raise StudioError(f"calibration data {options.calibration}: no such file or folder")
+        return ConvertRequest(source=self._source.to_dict(), out_dir=str(Path(out_dir).resolve()), options=options)
+
     def command_line(self, out_dir: str, inputs_path: str | None = None, seed: int = 0) -> str:
-        """`studio convert ...` with exactly the choices made here."""
+        """`studio convert ...` with exactly the choices made here (the schema writes the flags)."""
         source = self._source
         if source is None:
             return ""
-        args = ["studio", "convert", source.spec, "--to", ",".join(self.targets() or ["onnx"]),
-                "--quantize", ",".join(self.variants() or ["float32"]), "--out", str(Path(out_dir).resolve())]
+        args = ["studio", "convert", source.spec, "--out", str(Path(out_dir).resolve())]
         if source.weights:
             args += ["--weights", str(source.weights)]
         if source.format is Format.TORCH_PICKLE:
             args.append("--allow-pickle")
-        dtypes = self.shapes.dtypes()
-        for name, dims in self.shapes.shapes().items():
-            dtype = f":{dtypes[name]}" if dtypes.get(name, "float32") != "float32" else ""
-            args += ["--input-shape", f"{name}={','.join(map(str, dims))}{dtype}"]
-        if self.opset.value() != OPSET_DEFAULT:
-            args += ["--opset", str(self.opset.value())]
-        if self.backend_name() != DEFAULT_BACKEND:
-            args += ["--backend", self.backend_name()]
-        if self.keep_layout.isChecked():
-            args.append("--keep-layout")
-        if self.calibration.isEnabled() and self.calibration.text():
-            args += ["--calibration", str(Path(self.calibration.text()).resolve())]
-        if inputs_path:
-            args += ["--inputs", inputs_path]
-        if seed:
-            args += ["--seed", str(seed)]
-        return shlex.join(args)
+        return shlex.join(args + to_argv(self.options(inputs_path, seed)))
 
     # ------------------------------------------------------------ pickers
     def _pick_output(self) -> None:
@@ -543,15 +542,3 @@ class ConvertPanel(QScrollArea):
         folder = QFileDialog.getExistingDirectory(self, "Calibration images", self.calibration.text() or str(Path.home()))
         if folder:
             self.calibration.setText(folder)
-
-
-def unique_out_dir(folder: str | Path, stem: str, taken: set[str] = frozenset()) -> Path:
-    """<folder>/<stem>_converted, or _2, _3... when that exists or a queued job will write it: never overwrite."""
-    base = Path(folder).expanduser().resolve()
-    for n in range(1, 1000):
-        candidate = base / (f"{stem}_converted" if n == 1 else f"{stem}_converted_{n}")
-        if str(candidate) in taken:
-            continue
-        if not candidate.exists() or (candidate.is_dir() and not any(candidate.iterdir())):
-            return candidate
-    raise StudioError(f"{base}: too many {stem}_converted folders; choose another output folder")

@@ -8,33 +8,17 @@ the numbers each plot was given.
 
 from __future__ import annotations
 
-import ctypes
 import html
-import sys
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QSpinBox,
                                QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from studio.compare import looks_like_class_scores   # the verdict's rule: the top-k shown is the top-1 it judges
 
-def keep_singletons_alive() -> None:
-    """Work around PySide6 6.12.0 on Python 3.11: every void method called from Python (label.setText, ...)
-    drops a reference to None, and every `Signal.emit()` one to True, as if they were immortal, which they
-    are only from Python 3.12 on. A session makes tens of thousands of such calls (pyqtgraph many per
-    redraw), after which the process aborts with "none_dealloc" / "bool_dealloc". Giving None, True and False
-    a reference count no session can use up is what Python 3.12 does; nothing else changes.
-    Runs once per process, at import (before the first Qt call matters); calling it again does nothing."""
-    if sys.version_info >= (3, 12):
-        return
-    for value in (None, True, False):
-        if sys.getrefcount(value) < 1 << 40:
-            ctypes.c_ssize_t.from_address(id(value)).value += 1 << 40
-
-
-keep_singletons_alive()
 
 SCATTER_LIMIT = 20_000       # more points add nothing a reader can see, and cost redraw time
 HISTOGRAM_BINS = 60
@@ -77,11 +61,6 @@ def error_histogram(abs_error: np.ndarray, bins: int = HISTOGRAM_BINS) -> tuple[
     edges = np.linspace(0.0, high, bins + 1)
     counts, _ = np.histogram(flat, edges)
     return counts, edges, False
-
-
-def looks_like_class_scores(shape) -> bool:
-    """[batch, classes] with enough classes for a top-5 and a small batch."""
-    return len(shape) == 2 and shape[1] >= TOP_K and shape[0] <= 16
 
 
 def image_planes(array: np.ndarray) -> np.ndarray | None:
@@ -138,6 +117,31 @@ def verdict_color(widget: QWidget, passed: bool) -> QColor:
     if is_dark(widget):
         return QColor("#3fb950" if passed else "#f85149")
     return QColor("#1a7f37" if passed else "#cf222e")
+
+
+def verdict_icon(widget: QWidget, passed: bool, size: int = 16) -> QIcon:
+    """A filled green circle with a tick, or a red one with a cross: drawn, so no font needs the glyphs."""
+    ratio = widget.devicePixelRatioF() or 1.0
+    pixmap = QPixmap(int(size * ratio), int(size * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(verdict_color(widget, passed))
+    painter.drawEllipse(QRectF(1, 1, size - 2, size - 2))
+    pen = QPen(QColor("white"), max(1.6, size / 8))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    s = size / 16
+    if passed:
+        painter.drawPolyline([QPointF(4.5 * s, 8.5 * s), QPointF(7 * s, 11 * s), QPointF(11.5 * s, 5.5 * s)])
+    else:
+        painter.drawLine(QPointF(5.5 * s, 5.5 * s), QPointF(10.5 * s, 10.5 * s))
+        painter.drawLine(QPointF(10.5 * s, 5.5 * s), QPointF(5.5 * s, 10.5 * s))
+    painter.end()
+    return QIcon(pixmap)
 
 
 def _style_plot(plot: pg.PlotItem, widget: QWidget, x_label: str, y_label: str) -> None:

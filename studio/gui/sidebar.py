@@ -1,4 +1,8 @@
-"""The Models sidebar: each opened source, with the artifacts converted from it as children."""
+"""The Models sidebar: each opened source, with the artifacts converted from it as children.
+
+An artifact shows how its comparison with the source went: a green tick or a red cross (drawn, with PASS/FAIL
+and the reason in its tooltip and accessible text), once `set_verdict` has it — before or after the artifact
+itself is listed."""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QStyle, QTreeWidget, QTreeWidgetItem
 
 from studio.artifacts import human_bytes
+from studio.gui.plots import verdict_icon
 
 ROLE_KEY = Qt.ItemDataRole.UserRole          # source key on every item
 ROLE_ARTIFACT = Qt.ItemDataRole.UserRole + 1  # artifact dict on artifact items
+ROLE_VERDICT = Qt.ItemDataRole.UserRole + 2   # True (PASS) / False (FAIL) on compared artifact items
 
 
 def human_size(n: int | None) -> str:
@@ -24,6 +30,16 @@ def artifact_label(artifact: dict) -> str:
     if kind == "tflite" and variant:
         label += " " + variant.replace("dynamic_int8", "dynamic-range int8")
     return label
+
+
+def _failure_reason(comparison: dict) -> str:
+    """Why a comparison failed, in one line: its error, or its first failing output's reason."""
+    if comparison.get("error"):
+        return str(comparison["error"])
+    for output in comparison.get("outputs") or []:
+        if not output.get("passed"):
+            return f"{output.get('name')}: {output.get('reason') or 'outside the tolerance'}"
+    return "outside the tolerance"
 
 
 class Sidebar(QTreeWidget):
@@ -48,6 +64,7 @@ class Sidebar(QTreeWidget):
         self.customContextMenuRequested.connect(self._menu)
         self.currentItemChanged.connect(self._on_current)
         self._sources: dict[str, QTreeWidgetItem] = {}
+        self._verdicts: dict[str, tuple[bool, str]] = {}    # artifact path -> (passed, why it failed)
 
     # ------------------------------------------------------------ content
     def add_source(self, key: str, title: str, tooltip: str, size: int | None = None) -> QTreeWidgetItem:
@@ -84,11 +101,43 @@ class Sidebar(QTreeWidget):
             child = QTreeWidgetItem(parent, [artifact_label(artifact), human_size(artifact.get("bytes"))])
             child.setData(0, ROLE_KEY, key)
             child.setData(0, ROLE_ARTIFACT, dict(artifact))
-            child.setToolTip(0, artifact.get("path", ""))
-            child.setIcon(0, self.style().standardIcon(
-                QStyle.StandardPixmap.SP_DirIcon if Path(artifact.get("path", "")).suffix == "" else
-                QStyle.StandardPixmap.SP_FileIcon))
+            self._show_verdict(child)       # icon and tooltip
         parent.setExpanded(True)
+
+    def set_verdict(self, key: str, path: str, comparison: dict | None) -> None:
+        """Mark the artifact at `path` with its comparison's verdict (None: not compared, e.g. being rerun)."""
+        if comparison is None:
+            self._verdicts.pop(str(path), None)
+        else:
+            self._verdicts[str(path)] = (bool(comparison.get("passed")), _failure_reason(comparison))
+        parent = self._sources.get(key)
+        for i in range(parent.childCount() if parent is not None else 0):
+            if parent.child(i).data(0, ROLE_ARTIFACT).get("path") == str(path):
+                self._show_verdict(parent.child(i))
+
+    def verdict_of(self, path: str) -> bool | None:
+        """True (PASS), False (FAIL) or None (not compared) for the artifact at `path`."""
+        verdict = self._verdicts.get(str(path))
+        return None if verdict is None else verdict[0]
+
+    def _show_verdict(self, item: QTreeWidgetItem) -> None:
+        artifact = item.data(0, ROLE_ARTIFACT) or {}
+        path = str(artifact.get("path", ""))
+        verdict = self._verdicts.get(path)
+        label = artifact_label(artifact)
+        if verdict is None:
+            item.setData(0, ROLE_VERDICT, None)
+            item.setIcon(0, self.style().standardIcon(
+                QStyle.StandardPixmap.SP_DirIcon if Path(path).suffix == "" else QStyle.StandardPixmap.SP_FileIcon))
+            item.setToolTip(0, f"{path}\n\nnot compared yet")
+            item.setData(0, Qt.ItemDataRole.AccessibleTextRole, label)
+            return
+        passed, reason = verdict
+        word = "PASS" if passed else "FAIL"
+        item.setData(0, ROLE_VERDICT, passed)
+        item.setIcon(0, verdict_icon(self, passed))
+        item.setToolTip(0, f"{path}\n\n{word}: " + ("its outputs match the source's" if passed else reason))
+        item.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"{label}, {word}")
 
     def artifacts_of(self, key: str) -> list[dict]:
         parent = self._sources.get(key)
@@ -99,6 +148,8 @@ class Sidebar(QTreeWidget):
     def remove_source(self, key: str) -> None:
         item = self._sources.pop(key, None)
         if item is not None:
+            for i in range(item.childCount()):
+                self._verdicts.pop(str(item.child(i).data(0, ROLE_ARTIFACT).get("path")), None)
             self.takeTopLevelItem(self.indexOfTopLevelItem(item))
 
     def select_source(self, key: str) -> None:

@@ -10,13 +10,22 @@ from importlib import metadata
 from typing import Any, Callable
 
 from studio.errors import StageError, StudioError, one_line
-from studio.jobs.protocol import FAILED, JOB_STARTED, RESULT, Event
+from studio.jobs.events import Event, Failed, Inspected, JobStarted, VersionsRead
 
 VERSIONED = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "onnxscript", "onnx2tf", "tf2onnx",
              "ai-edge-litert", "numpy", "protobuf", "netron", "PySide6")
 
 
 def run_request(request: Any, emit: Callable[[Event], None]) -> int:
+    """Run the request's job in this process; every event it emits carries the request's job id."""
+    def stamped(event: Event) -> None:
+        event.job_id = request.job_id
+        emit(event)
+
+    return _run(request, stamped)
+
+
+def _run(request: Any, emit: Callable[[Event], None]) -> int:
     try:
         if request.kind == "convert":
             from studio.pipeline import run_convert
@@ -29,16 +38,15 @@ def run_request(request: Any, emit: Callable[[Event], None]) -> int:
         if request.kind == "inspect":
             return _inspect(request, emit)
         if request.kind == "versions":
-            emit(Event(RESULT, {"versions": package_versions()}))
+            emit(VersionsRead(versions=package_versions()))
             return 0
         raise StudioError(f"unknown job kind {request.kind!r}")
     except StudioError as exc:
-        emit(Event(FAILED, {"error": str(exc), "exit_code": exc.exit_code,
-                            "stage": getattr(exc, "stage", None), "details": _details(exc)}))
+        emit(Failed(error=str(exc), exit_code=exc.exit_code, stage=getattr(exc, "stage", None), details=_details(exc)))
         return exc.exit_code
     except BaseException as exc:   # a bug or a library's SystemExit: still one line, details for --debug
         err = StageError("internal", one_line(exc))
-        emit(Event(FAILED, {"error": str(err), "exit_code": 3, "stage": None, "details": _details(exc)}))
+        emit(Failed(error=str(err), exit_code=3, details=_details(exc)))
         return 3
 
 
@@ -51,11 +59,11 @@ def _details(exc: BaseException) -> str:
 
 def _inspect(request: Any, emit: Callable[[Event], None]) -> int:
     from studio.formats import Source
-    from studio.inspect import inspect_model
+    from studio.model_summary import inspect_model
 
     source = Source.from_dict(request.source)
-    emit(Event(JOB_STARTED, {"kind": "inspect", "source": source.to_dict()}))
-    emit(Event(RESULT, {"inspect": inspect_model(source)}))
+    emit(JobStarted(kind="inspect", source=source.to_dict()))
+    emit(Inspected(summary=inspect_model(source)))
     return 0
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from studio.jobs.launch import worker_command, worker_env
-from studio.jobs.protocol import FAILED, FINISHED, LOG, Event, request_to_json
+from studio.jobs.events import Event, Failed, Finished, Log, event_from_json
+from studio.jobs.protocol import request_to_json
 
 CANCELLED_EXIT = 130
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -48,11 +49,13 @@ def describe_exit(returncode: int) -> str:
 class JobRunner:
     """One job, one worker process. Iterate events(); call cancel() from any thread."""
 
-    def __init__(self, request: Any, command: list[str] | None = None):
+    def __init__(self, request: Any, command: list[str] | None = None, env: dict[str, str] | None = None):
+        """env: variables set for the worker only, on top of worker_env() (e.g. its own TMPDIR)."""
         if getattr(request, "kind", None) == "convert" and not request.staging_dir:
             request = replace(request, staging_dir=str(staging_dir_for(request.out_dir)))
         self.request = request
         self.command = command or worker_command()
+        self.env = {**worker_env(), **(env or {})}
         self.exit_code: int | None = None
         self.cancelled = False
         self._proc: subprocess.Popen | None = None
@@ -70,7 +73,7 @@ class JobRunner:
         else:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, env=worker_env(), text=True, encoding="utf-8",
+                                      stderr=subprocess.PIPE, env=self.env, text=True, encoding="utf-8",
                                       errors="replace", bufsize=1, **kwargs)
         assert self._proc.stdin is not None
         self._proc.stdin.write(request_to_json(self.request) + "\n")
@@ -86,9 +89,9 @@ class JobRunner:
             if not line:
                 continue
             try:
-                self._queue.put(Event.from_json(line))
+                self._queue.put(event_from_json(line))
             except ValueError:
-                self._queue.put(Event(LOG, {"level": "output", "message": line}))
+                self._queue.put(self._output(line))
         self._queue.put(_DONE)
 
     def _read_stderr(self) -> None:
@@ -96,8 +99,12 @@ class JobRunner:
         for line in self._proc.stderr:
             text = _ANSI.sub("", line).rstrip()
             if text.strip():
-                self._queue.put(Event(LOG, {"level": "output", "message": text}))
+                self._queue.put(self._output(text))
         self._queue.put(_DONE)
+
+    def _output(self, text: str) -> Log:
+        """A line the worker's libraries printed: shown with --debug and in the GUI's log."""
+        return Log(job_id=self.request.job_id, level="output", message=text)
 
     def events(self) -> Iterator[Event]:
         """Every event of the job; the last one is always FINISHED (made up here if the worker died)."""
@@ -109,19 +116,20 @@ class JobRunner:
             if item is _DONE:
                 readers_done += 1
                 continue
-            if item.type == FINISHED:
+            if isinstance(item, Finished):
                 finished = item
                 continue
             yield item
         returncode = self._proc.wait()
         self._cleanup()
+        job_id = self.request.job_id
         if self.cancelled:
-            yield Event(FAILED, {"error": "cancelled", "cancelled": True, "exit_code": CANCELLED_EXIT})
-            finished = Event(FINISHED, {"exit_code": CANCELLED_EXIT})
+            yield Failed(job_id=job_id, error="cancelled", cancelled=True, exit_code=CANCELLED_EXIT)
+            finished = Finished(job_id=job_id, exit_code=CANCELLED_EXIT)
         elif finished is None:
-            yield Event(FAILED, {"error": describe_exit(returncode), "exit_code": 3, "crashed": True})
-            finished = Event(FINISHED, {"exit_code": 3})
-        self.exit_code = int(finished.data.get("exit_code", 3))
+            yield Failed(job_id=job_id, error=describe_exit(returncode), exit_code=3, crashed=True)
+            finished = Finished(job_id=job_id, exit_code=3)
+        self.exit_code = int(finished.exit_code)
         yield finished
 
     def run(self, on_event: Callable[[Event], None] | None = None) -> int:

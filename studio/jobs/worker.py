@@ -12,7 +12,8 @@ import shutil
 import sys
 import threading
 
-from studio.jobs.protocol import FINISHED, Event, request_from_json
+from studio.jobs.events import Event, Finished
+from studio.jobs.protocol import request_from_json
 
 
 def main() -> int:
@@ -38,7 +39,7 @@ def main() -> int:
         from studio.jobs.handlers import run_request
 
         code = run_request(request, emit)
-        emit(Event(FINISHED, {"exit_code": code}))
+        emit(Finished(job_id=request.job_id, exit_code=code))
     except BaseException:
         _abandon(request)
     os._exit(code)   # skip TF/torch atexit work: it can take seconds and the result is already out

@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from studio.compare import pair_names
 from studio.errors import StudioError, one_line, script_error_line
-from studio.signature import Signature, TensorSpec
+from studio.signature import Signature, TensorSpec, shape_text
 
 
 class Runtime(Protocol):
@@ -38,18 +39,13 @@ def run_failed(runtime: str, exc: BaseException) -> StudioError:
 
 
 def bind_feeds(inputs: tuple[TensorSpec, ...], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Match feeds to the model's inputs: by name first, the rest by order; cast to each input's dtype.
-
-    Order is the fallback because converters rename inputs (e.g. "x.1" -> "x_1") while keeping their order.
+    """Match feeds to the model's inputs (studio.compare.pair_names: by name, the rest by order); cast to each
+    input's dtype. Order is the fallback because converters rename inputs (e.g. "x.1" -> "x_1") but keep their order.
     """
     if len(feeds) != len(inputs):
         raise StudioError(f"the model takes {len(inputs)} input(s) ({_names(inputs)}), got {len(feeds)} ({', '.join(feeds) or 'none'})")
-    unmatched = [value for key, value in feeds.items() if key not in {spec.name for spec in inputs}]
-    bound: dict[str, np.ndarray] = {}
-    for spec in inputs:
-        value = feeds[spec.name] if spec.name in feeds else unmatched.pop(0)
-        bound[spec.name] = _cast(spec, np.asarray(value))
-    return bound
+    pairs = pair_names([spec.name for spec in inputs], list(feeds))
+    return {spec.name: _cast(spec, np.asarray(feeds[pairs[spec.name]])) for spec in inputs}
 
 
 def _cast(spec: TensorSpec, value: np.ndarray) -> np.ndarray:
@@ -68,11 +64,7 @@ def _names(specs: tuple[TensorSpec, ...]) -> str:
 def check_rank(spec: TensorSpec, value: np.ndarray) -> None:
     """Fail early, naming the input, rather than deep inside a runtime with an opaque message."""
     if spec.shape and len(spec.shape) != value.ndim:
-        raise StudioError(f"input {spec.name!r} expects {len(spec.shape)} dims {_dims(spec.shape)}, got shape {list(value.shape)}")
-
-
-def _dims(shape: tuple[int | None, ...]) -> str:
-    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+        raise StudioError(f"input {spec.name!r} expects {len(spec.shape)} dims {shape_text(spec.shape)}, got shape {list(value.shape)}")
 
 
 def flatten_outputs(value: Any) -> list[tuple[str | None, Any]]:

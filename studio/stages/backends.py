@@ -52,7 +52,7 @@ class BackendRequest:
     """Everything a backend needs for one conversion; it writes only inside run_dir."""
 
     onnx_path: Path                  # a private copy: backends may rewrite it (onnx2tf does)
-    run_dir: Path                    # the backend's working folder (and its cwd while it runs)
+    run_dir: Path                    # the backend's working folder: absolute; the process's cwd is never changed
     inputs: list[TfInput]
     variants: tuple[str, ...]
     calibration: dict[str, np.ndarray] | None = None   # int8: samples per source input name, in TF layout

@@ -8,18 +8,8 @@ from typing import Any, Callable, Protocol
 
 from studio.artifacts import Artifact
 from studio.formats import Source
+from studio.options import ConvertOptions
 from studio.signature import Signature
-
-
-@dataclass
-class StageOptions:
-    targets: tuple[str, ...] = ("onnx", "savedmodel", "tflite")
-    variants: tuple[str, ...] = ("float32", "float16")
-    opset: int | None = None          # None: the stage's default
-    backend: str = "auto"             # ONNX -> TF backend, or "auto": the backend chain with fallback
-    keep_layout: bool = False         # keep NCHW image inputs instead of moving them to NHWC
-    calibration: str | None = None    # .npy/.npz or image folder for full int8
-    seed: int = 0
 
 
 @dataclass
@@ -28,7 +18,7 @@ class StageContext:
     signature: Signature              # the source's signature, shapes resolved (no None dims)
     input_path: Path                  # what this stage reads: the source path, or the previous artifact
     work_dir: Path                    # an empty folder this stage writes into (inside the job's staging dir)
-    options: StageOptions
+    options: ConvertOptions           # the job's options (studio.options): targets, variants, opset, backend...
     log: Callable[[str], None] = print                     # one line of log for the user
     progress: Callable[[float, str], None] = lambda f, m: None  # fraction within this stage, message
     previous: list[Artifact] = field(default_factory=list)  # artifacts of earlier stages

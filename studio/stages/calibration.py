@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from studio.errors import StudioError
+from studio.inputs import IMAGE_SUFFIXES
 from studio.stages.layouts import CHANNELS_FIRST, CHANNELS_LAST, TfInput
 
 SAMPLES = 20
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 MAX_IMAGES = 200
 
 

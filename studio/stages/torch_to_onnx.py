@@ -80,13 +80,17 @@ class TorchToOnnx:
     produces = ("onnx",)
 
     def run(self, ctx: StageContext) -> list[Artifact]:
-        import torch
+        from studio.loaders import load_torch, user_code_of
 
-        from studio.loaders import load_torch
-
-        opset = ctx.options.opset or DEFAULT_OPSET
         ctx.progress(0.05, "loading the PyTorch model")
         loaded = ctx.model if ctx.model is not None else load_torch(ctx.source)   # the job loaded it once
+        with user_code_of(loaded):    # the user's modules in sys.modules while torch traces: its strict capture needs them
+            return self._convert(ctx, loaded)
+
+    def _convert(self, ctx: StageContext, loaded: Any) -> list[Artifact]:
+        import torch
+
+        opset = ctx.options.opset or DEFAULT_OPSET
         module = loaded.module() if isinstance(loaded, torch.export.ExportedProgram) else loaded
         args = tuple(torch.from_numpy(a) for a in example_inputs(ctx.signature, ctx.options.seed))
         try:

@@ -26,6 +26,14 @@ JOB_TIMEOUT_MS = 240_000     # a real conversion through onnx2tf: ~20 s here, mo
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _pyside_workarounds():
+    """What ensure_app() applies at app startup, applied here too: pytest-qt makes its own QApplication."""
+    from studio.gui._pyside_workarounds import keep_singletons_alive
+
+    keep_singletons_alive()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _isolated_settings(tmp_path_factory):
     """QSettings of the tests go to a temp folder, never into the user's own."""
     folder = tmp_path_factory.mktemp("qsettings")

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from studio.compare import compare_outputs, tolerance_for
+from studio.gui.diff_tables import FIRST_METRIC_COLUMN, VERDICT_COLUMN
 from studio.gui.diff_view import DiffView
 from studio.gui.plots import error_histogram, image_planes, looks_like_class_scores, subsample
-from studio.gui.summary_view import SummaryView, human_count
+from studio.gui.summary_view import IO_LAYOUT, IO_SHAPE, SummaryView, human_count
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
@@ -75,11 +76,13 @@ def test_tables_list_every_artifact_with_coloured_verdicts(diff_view, outputs):
     assert set(diff_view.tables) == {"image", "logits"}
     image_table = diff_view.tables["image"]
     assert cell_texts(image_table, 0) == ["model_onnx.onnx", "model_float16.tflite"]
-    assert cell_texts(image_table, 10) == ["PASS", "FAIL"]
-    colours = {image_table.item(row, 10).foreground().color().name() for row in range(2)}
+    assert cell_texts(image_table, VERDICT_COLUMN) == ["PASS", "FAIL"]
+    colours = {image_table.item(row, VERDICT_COLUMN).foreground().color().name() for row in range(2)}
     assert len(colours) == 2
-    assert image_table.item(0, 2).text() == f"{comparisons[0]['outputs'][0]['max_abs']:.2e}"
-    assert "elements exceed" in image_table.item(1, 11).text()
+    assert image_table.item(0, FIRST_METRIC_COLUMN).text() == f"{comparisons[0]['outputs'][0]['max_abs']:.2e}"
+    assert "elements exceed" in image_table.item(1, VERDICT_COLUMN).toolTip()
+    reasons = diff_view.results.reason_labels["image"].text()
+    assert "model_float16.tflite" in reasons and "elements exceed" in reasons and "model_onnx" not in reasons
     tolerances = diff_view.tolerance_label.text()
     assert "float32: |a-ref| &lt;= 0.0001 + 0.001*|ref|" in tolerances and "float16: |a-ref|" in tolerances
     assert "1 of 2 artifacts pass" in diff_view.summary_label.text()
@@ -181,13 +184,14 @@ def test_plot_data_shaping():
     assert counts.sum() == 5 and not log_x
     assert image_planes(np.zeros((1, 16, 16, 3))).shape == (1, 3, 16, 16)
     assert image_planes(np.zeros((1, 3, 16, 16))).shape == (1, 3, 16, 16)
-    assert image_planes(np.zeros((64, 64))).shape == (1, 1, 64, 64)
+    assert image_planes(np.zeros((64, 64))) is None and looks_like_class_scores((64, 64))   # compare's rule: 2-D
     assert image_planes(np.zeros((1, 10))) is None and looks_like_class_scores((1, 10))
 
 
 def test_many_qt_calls_do_not_abort_the_process(diff_view):
     """PySide6 6.12.0 on Python 3.11 drops a reference to None per void call and to True per emit();
-    plots.keep_singletons_alive() absorbs that. Without it this test aborts the whole run."""
+    _pyside_workarounds.keep_singletons_alive() (applied by conftest, as ensure_app() does at app startup) absorbs
+    that. Without it this test aborts the whole run."""
     for _ in range(20_000):          # more references than True starts with
         diff_view.inputs_bar.changed.emit({})
     for _ in range(60_000):          # more than None starts with
@@ -205,9 +209,10 @@ def test_summary_view_shows_signature_ops_and_size(qtbot):
                       "outputs": [{"name": "logits", "dtype": "float32", "shape": [None, 1000], "layout": "other"}],
                       "ops": {"Conv": 52, "Relu": 35, "Add": 10, "Gemm": 1},
                       "parameters": 3_504_872, "bytes": 14_070_000})
-    assert view.io_table.rowCount() == 2
-    assert view.io_table.item(0, 3).text() == "[?, 3, 224, 224]"
-    assert view.io_table.item(0, 4).text() == "NCHW"
+    row = view.tensor_row("x")
+    assert view.io_table.item(row, IO_SHAPE).text() == "[?, 3, 224, 224]"
+    assert view.io_table.item(row, IO_LAYOUT).text() == "NCHW"
+    assert view.io_table.item(view.tensor_row("logits", "out"), IO_SHAPE).text() == "[?, 1000]"
     assert [view.ops_table.item(r, 0).text() for r in range(4)] == ["Conv", "Relu", "Add", "Gemm"]
     assert view.ops_table.item(0, 1).text() == "52"
     assert view.parameters_label.text() == "3.5 M" and view.size_label.text() == "14.1 MB"
@@ -218,21 +223,49 @@ def test_summary_view_shows_signature_ops_and_size(qtbot):
 
 def test_narrow_view_scrolls_tables_sideways_inside_and_keeps_every_row(qtbot, diff_view, outputs):
     """The view's minimum width does not come from the table: the table scrolls inside itself, grows by the
-    scroll bar's height so no row hides behind it, and shows the Reason column only when something failed."""
+    scroll bar's height so no row hides behind it, keeps the verdict in view, and writes a failed row's reason
+    out in full (wrapped) under its table."""
     _, _, comparisons = outputs
     diff_view.add_comparison(comparisons[0])                 # passes: nothing to explain
-    table = diff_view.tables["image"]
-    assert table.isColumnHidden(11)
+    assert diff_view.results.reason_labels == {}
     assert diff_view.minimumSizeHint().width() <= 640
 
     diff_view.add_comparison(comparisons[1])                 # fails, with a reason
     diff_view.resize(640, 900)
     qtbot.wait(50)
     image = diff_view.tables["image"]
-    assert not image.isColumnHidden(11) and "elements exceed" in image.item(1, 11).toolTip()
-    for table in diff_view.tables.values():
-        reasons = [table.item(row, 11).text() for row in range(table.rowCount())]
-        assert table.isColumnHidden(11) == (not any(reasons))
+    assert "elements exceed" in image.item(1, VERDICT_COLUMN).toolTip()
+    for name, table in diff_view.tables.items():
         assert table.horizontalScrollBar().maximum() > 0     # the columns scroll inside the table
         assert table.viewport().height() >= table.verticalHeader().length()
+        verdict_right = table.columnViewportPosition(VERDICT_COLUMN) + table.columnWidth(VERDICT_COLUMN)
+        assert verdict_right <= table.viewport().width()     # PASS/FAIL never cut
+        bold = table.item(0, VERDICT_COLUMN).font()
+        from PySide6.QtGui import QFontMetrics
+        assert table.columnWidth(VERDICT_COLUMN) >= QFontMetrics(bold).horizontalAdvance("FAIL")
+        label = diff_view.results.reason_labels[name]
+        assert label.isVisible() and label.wordWrap() and label.width() <= table.width()
     assert diff_view.width() == 640
+
+
+def test_one_artifact_shown_keeps_the_overall_verdict(qtbot, diff_view, outputs):
+    """Narrowed to one (passing) artifact, "Show" names it, its table holds its row, and the header still says
+    that another artifact failed."""
+    _, _, comparisons = outputs
+    for comparison in comparisons:
+        diff_view.add_comparison(comparison)
+    onnx = comparisons[0]["candidate"]
+    diff_view.show_artifact(onnx)
+    assert diff_view.shown_artifact == onnx
+    assert diff_view.artifact_combo.currentText().startswith("model_onnx.onnx")
+    assert cell_texts(diff_view.tables["image"], 0) == ["model_onnx.onnx"]
+    summary = diff_view.summary_label.text()
+    assert "FAIL" in summary and "1 of 2 artifacts pass" in summary and "model_float16.tflite" in summary
+    assert diff_view.selected[0] == 0                          # the plots follow the shown artifact
+
+    diff_view.add_comparison(dict(comparisons[1], candidate="/out/model_int8.tflite", variant="int8"))
+    assert diff_view.shown_artifact == onnx                    # a new result does not change what is shown
+    assert cell_texts(diff_view.tables["image"], 0) == ["model_onnx.onnx"]
+    diff_view.artifact_combo.setCurrentIndex(0)
+    assert diff_view.shown_artifact is None and diff_view.tables["image"].rowCount() == 3
+    assert diff_view.artifact_combo.currentText() == "All artifacts (3)"

@@ -16,7 +16,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from studio.gui.graph_view import PAGE_STATE_JS, GraphView, is_local_url, netron_target  # before QApplication
+from studio.gui.netron_view import PAGE_STATE_JS, GraphView, is_local_url, netron_target  # before QApplication
 
 from PySide6.QtCore import QUrl  # noqa: E402
 from PySide6.QtWebEngineCore import QWebEngineScript  # noqa: E402
@@ -88,6 +88,12 @@ def test_opens_on_the_graph_from_localhost_only_and_stops_on_close(qtbot, graph_
     build_date = run_js(qtbot, page, "document.querySelector('meta[name=date]').content")
     assert build_date.startswith(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
     assert not graph_view.panes[0].placeholder.isVisible()
+    drawn = run_js(qtbot, page, "document.getElementById('canvas').textContent")
+    assert "\u3008" not in drawn and "\u2039" in drawn     # the weight's 〈shape〉 in brackets every font has
+    toolbar_top, graph_bottom = json.loads(run_js(qtbot, page, (
+        "JSON.stringify([document.getElementById('toolbar').getBoundingClientRect().top, "
+        "document.getElementById('target').getBoundingClientRect().bottom])")))
+    assert toolbar_top >= graph_bottom                        # the zoom toolbar never covers the graph
 
     run_js(qtbot, page, "fetch('https://example.com/probe').catch(() => 0); 1")
     qtbot.waitUntil(lambda: any("example.com/probe" in url for url in graph_view.blocked), timeout=10_000)
@@ -198,3 +204,19 @@ def test_saved_model_folders_open_through_saved_model_pb(tmp_path):
     assert netron_target(tmp_path) == tmp_path / "saved_model.pb"
     with pytest.raises(FileNotFoundError):
         netron_target(tmp_path / "variables")
+
+
+def test_without_qt_webengine_the_graph_tab_is_a_placeholder_that_says_why(qtbot, monkeypatch):
+    from studio.gui import graph_view
+
+    assert graph_view.webengine_problem() is None         # here it is usable: the real view
+    real = graph_view.create_graph_view()
+    assert isinstance(real, GraphView)
+    real.close()
+    real.deleteLater()
+    monkeypatch.setattr(graph_view, "webengine_problem", lambda: "Qt WebEngine is not usable here: libnss3.so")
+    view = graph_view.create_graph_view()
+    qtbot.addWidget(view)
+    assert isinstance(view, graph_view.GraphPlaceholder)
+    view.show_side_by_side("/m/model.pt2", "/m/out/model_float32.tflite")
+    assert "model_float32.tflite" in view.text() and "libnss3.so" in view.text()

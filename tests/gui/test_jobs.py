@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.gui.job_worker import CANCELLED, FAILED_STATE, QUEUED, RUNNING
+from studio.jobs.record import CANCELLED, FAILED, QUEUED, RUNNING
 
 pytestmark = pytest.mark.gui
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def test_killed_worker_marks_its_job_failed_and_the_app_stays_up(window, qtbot, 
     wait_until_working(qtbot, job)
     os.kill(job.runner.pid, signal.SIGKILL)
     gui.wait_job(qtbot, job, timeout=10_000)
-    assert job.state == FAILED_STATE
+    assert job.state == FAILED
     assert "SIGKILL" in job.error
     box = gui.wait_for_message_box(qtbot)
     assert "SIGKILL" in box.text()
@@ -77,7 +77,7 @@ def test_killed_worker_marks_its_job_failed_and_the_app_stays_up(window, qtbot, 
     # the window goes on working: the next job runs
     window.about_action.trigger()
     qtbot.waitUntil(lambda: window.versions is not None, timeout=60_000)
-    window._about.reject()
+    window.help.about.reject()
 
 
 def test_jobs_queue_first_in_first_out(window, qtbot, gui, tiny_model):
@@ -89,7 +89,7 @@ def test_jobs_queue_first_in_first_out(window, qtbot, gui, tiny_model):
     # a quick job (inspect, versions) does not wait behind a conversion
     window.about_action.trigger()
     qtbot.waitUntil(lambda: window.versions is not None, timeout=60_000)
-    window._about.reject()
+    window.help.about.reject()
     assert first.state == RUNNING and second.state == QUEUED
     window.jobs.cancel(second)                         # a queued job is dropped at once, never started
     assert second.state == CANCELLED and second.runner is None

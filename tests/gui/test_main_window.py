@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequ
 from PySide6.QtWidgets import QApplication
 
 from studio.formats import SUPPORTED, Format, Source
-from studio.gui.job_worker import DONE
+from studio.jobs.record import DONE
 
 pytestmark = pytest.mark.gui
 
@@ -88,7 +88,7 @@ def test_convert_to_tflite_fills_compare_with_pass(window, qtbot, tiny_model, tm
     window.convert_action.trigger()
     [job] = [j for j in window.jobs.jobs if j.kind == "convert"]
     request = job.request
-    assert request.targets == ["tflite"] and request.variants == ["float32"]
+    assert request.options.targets == ["tflite"] and request.options.variants == ["float32"]
     assert Path(request.out_dir) == tmp_path / "out" / "tiny_gui_converted"
     gui.wait_job(qtbot, job)
     assert job.state == DONE, job.error
@@ -96,9 +96,8 @@ def test_convert_to_tflite_fills_compare_with_pass(window, qtbot, tiny_model, tm
 
     comparisons = window.comparisons()
     assert comparisons and all(c["passed"] for c in comparisons)
-    if window.has_diff_view:
-        assert [c["passed"] for c in window.diff_view.comparisons] == [True]
-        assert window.diff_view.tables, "the Compare tab shows a table per output"
+    assert [c["passed"] for c in window.diff_view.comparisons] == [True]
+    assert window.diff_view.tables, "the Compare tab shows a table per output"
     artifacts = window.sidebar.artifacts_of(state.key)
     assert [(a["kind"], a["variant"]) for a in artifacts] == [("tflite", "float32")]
     assert Path(artifacts[0]["path"]).is_file()
@@ -108,7 +107,7 @@ def test_convert_to_tflite_fills_compare_with_pass(window, qtbot, tiny_model, tm
     # selecting the artifact: source and artifact side by side, the Compare tab narrowed to it
     source_item = window.sidebar.topLevelItem(0)
     window.sidebar.setCurrentItem(source_item.child(0))
-    assert window._graph_shown == (str(tiny_model), artifacts[0]["path"])
+    assert window.selection.graph_shown == (str(tiny_model), artifacts[0]["path"])
     assert len(window.comparisons()) == 1
 
     # a second conversion never overwrites the first
@@ -141,17 +140,15 @@ def test_shape_editor_marks_dynamic_dims_and_gates_convert(window, tiny_model):
     request = panel.build_request(str(window.convert_panel.output_folder()) + "/t")
     command = panel.command_line(request.out_dir)
 
-    # the same choices through the CLI's own parser give the same request fields
+    # the same choices through the CLI's own parser give the same options
     from studio import cli
+    from studio.options import ConvertOptions, from_args
 
     args = cli.build_parser().parse_args(shlex.split(command)[1:])
     assert args.source == str(tiny_model)
-    assert cli._split(args.to, cli.KINDS, "--to") == request.targets
-    assert cli._split(args.quantize, cli.VARIANTS, "--quantize") == request.variants
-    assert cli._shapes(args) == request.input_shapes
-    assert args.opset == request.opset == 17
+    assert from_args(args, ConvertOptions) == request.options
+    assert request.options.opset == 17 and request.options.variants == ["float32", "dynamic_int8"]
     assert str(Path(args.out).resolve()) == request.out_dir
-    assert args.backend == request.backend
 
     panel.target_boxes["tflite"].setChecked(False)
     assert not panel.variants_box.isEnabled()
@@ -172,7 +169,7 @@ def test_unavailable_backend_is_shown_disabled_with_its_reason(window):
 
 def test_about_shows_versions_read_by_a_worker(window, qtbot):
     window.about_action.trigger()
-    dialog = window._about
+    dialog = window.help.about
     assert dialog is not None and dialog.isVisible()
     assert dialog.version_of("onnx") == "reading…"
     qtbot.waitUntil(lambda: dialog.version_of("onnx") != "reading…", timeout=60_000)
@@ -227,7 +224,7 @@ def test_copy_command_puts_the_cli_line_on_the_clipboard(window, qtbot, tiny_mod
     window.open_paths([str(tiny_model)])
     line = window.copy_command()
     assert QGuiApplication.clipboard().text() == line
-    assert line.startswith(f"studio convert {tiny_model} --to ")
+    assert line.startswith(f"studio convert {tiny_model} --out ")
 
 
 def answer_when_shown(qtbot, object_name: str, button) -> list:
@@ -313,8 +310,6 @@ def five_artifact_comparisons(folder: Path) -> list[dict]:
 def test_compare_tab_fits_the_default_window_with_every_dock_open(window, qtbot, tmp_path):
     """At 1400x900 with the Models, Convert and Jobs docks open, the Compare tab needs no scrolling, and the
     results table shows all five artifacts, every column and row in view."""
-    if not window.has_diff_view:
-        pytest.skip("DiffView unavailable here")
     window.resize(1400, 900)
     window.show_tab(1)
     for comparison in five_artifact_comparisons(tmp_path):
@@ -361,6 +356,7 @@ def test_torchscript_inputs_take_a_typed_dtype_into_the_request_and_the_command(
     panel.shapes.item(0, 1).setText("int64")
     assert panel.is_ready()
     request = panel.build_request(str(panel.output_folder()) + "/ids")
-    assert request.input_dtypes == {"input_ids": "int64"} and request.input_shapes == {"input_ids": [1, 16]}
+    assert request.options.input_dtypes == {"input_ids": "int64"}
+    assert request.options.input_shapes == {"input_ids": [1, 16]}
     args = cli.build_parser().parse_args(shlex.split(panel.command_line(request.out_dir))[1:])
-    assert args.input_shape == ["input_ids=1,16:int64"]
+    assert args.input_shapes == ["input_ids=1,16:int64"]

@@ -54,7 +54,7 @@ def test_mislabelled_source_fails_in_one_line(keras_cnn):
 
 def test_importing_runtimes_and_inspect_loads_no_framework():
     code = ("import sys, studio.runtimes, studio.runtimes.onnx_rt, studio.runtimes.litert_rt, "
-            "studio.runtimes.torch_rt, studio.runtimes.tf_rt, studio.inspect; "
+            "studio.runtimes.torch_rt, studio.runtimes.tf_rt, studio.model_summary; "
             "heavy = [m for m in ('torch', 'tensorflow', 'onnxruntime', 'keras', 'ai_edge_litert') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -20,7 +20,8 @@ from models import keras_cnn, torch_cnn, torch_transformer_block
 from studio.artifacts import Artifact
 from studio.formats import Format, Source
 from studio.signature import NCHW, NHWC, OTHER, Signature, TensorSpec
-from studio.stages.base import StageContext, StageOptions
+from studio.options import ConvertOptions
+from studio.stages.base import StageContext
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -158,7 +159,7 @@ def run_stage(stage_name: str, model: Model, work: Path, input_path: Path | None
     work.mkdir(parents=True, exist_ok=False)
     run = StageRun(model, [])
     ctx = StageContext(source=model.source, signature=model.signature, input_path=input_path or model.source.path,
-                       work_dir=work, options=StageOptions(**options), log=run.logs.append,
+                       work_dir=work, options=ConvertOptions(**options), log=run.logs.append,
                        progress=lambda f, m: run.progress.append((f, m)))
     t0 = time.perf_counter()
     with no_network():

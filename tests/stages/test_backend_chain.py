@@ -17,9 +17,8 @@ from studio.stages.backends import AUTO_CHAIN, BACKENDS, _ProgressWatcher, backe
 
 def test_auto_is_the_default_and_tries_the_direct_writer_first():
     from studio.jobs.protocol import ConvertRequest
-    from studio.stages.base import StageOptions
 
-    assert ConvertRequest(source={}, out_dir="x").backend == StageOptions().backend == "auto"
+    assert ConvertRequest(source={}, out_dir="x").options.backend == "auto"
     assert [b.name for b in backend_chain("auto")] == list(AUTO_CHAIN) == ["onnx2tf", "onnx2tf-tf-converter"]
     assert [b.name for b in backend_chain("onnx2tf-tf-converter")] == ["onnx2tf-tf-converter"]
     status = backend_status()
@@ -113,6 +112,27 @@ def test_an_explicit_backend_gets_no_fallback(sources, onnx_runs, work_root):
     assert Path(dynamic.path).is_file() and dynamic.bytes > 0
 
 
+@pytest.mark.slow
+def test_the_backends_leave_the_working_directory_alone(sources, onnx_runs, work_root, tmp_path, monkeypatch):
+    """No chdir, and nothing written where the job was started from: onnx2tf gets absolute paths for everything
+    it writes (both writers run here: the torch CNN's dynamic_int8 falls back to the TF converter)."""
+    import os
+
+    from .conftest import run_stage
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    changes = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda path: changes.append(path) or real_chdir(path))
+    onnx = Path(onnx_runs["torch_cnn"].one("onnx").path)
+    run = run_stage("onnx->tf", sources["torch_cnn"], work_root / "cnn-cwd", input_path=onnx,
+                    targets=("savedmodel", "tflite"), variants=("float32", "dynamic_int8"))
+    assert {a.backend for a in run.artifacts} == {"onnx2tf", "onnx2tf-tf-converter"}
+    assert changes == [] and Path.cwd() == cwd and list(cwd.iterdir()) == []
+
+
 def test_a_job_that_may_not_fit_in_free_memory_warns_before_it_starts(tmp_path, monkeypatch):
     import torch
 
@@ -121,16 +141,16 @@ def test_a_job_that_may_not_fit_in_free_memory_warns_before_it_starts(tmp_path, 
     from studio.stages.registry import plan
 
     events = []
-    job = pipeline.Job(events.append)
+    job = pipeline.JobSteps("job-1", events.append)
     source = Source(tmp_path / "m.pt2", Format.EXPORTED_PROGRAM)
     model = torch.nn.Linear(100, 100)
     stages = plan(source.format, ["onnx", "tflite"])
     pipeline._warn_about_memory(job, source, stages, "auto", model)
-    assert [e.data["level"] for e in events] == ["info"] and "at the peak" in events[0].data["message"]
+    assert [e.level for e in events] == ["info"] and "at the peak" in events[0].message
     monkeypatch.setattr(memory, "free_bytes", lambda: 1_000_000)   # a machine with 1 MB free
     pipeline._warn_about_memory(job, source, stages, "auto", model)
-    warning = events[-1].data
-    assert warning["level"] == "warning" and "may swap" in warning["message"] and "only 976.6 KB is free" in warning["message"]
+    warning = events[-1]
+    assert warning.level == "warning" and "may swap" in warning.message and "only 1.0 MB is free" in warning.message
 
 
 @pytest.mark.slow

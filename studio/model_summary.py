@@ -13,7 +13,7 @@ from studio.artifacts import human_bytes, path_bytes
 from studio.errors import StudioError, one_line
 from studio.formats import Format, Source
 from studio.runtimes.base import natural_key
-from studio.signature import Signature, TensorSpec, guess_layout
+from studio.signature import Signature, TensorSpec, guess_layout, shape_text
 
 # Graph bookkeeping, not computation: listing it would bury the ops a user is looking for.
 TF_PLUMBING = {"Placeholder", "NoOp", "Identity", "IdentityN", "StatefulPartitionedCall", "PartitionedCall",
@@ -247,12 +247,6 @@ READERS: dict[Format, Callable[[Source], Reading]] = {
 
 # ---------------------------------------------------------------- text
 
-def _shape_text(shape: list) -> str:
-    if not shape:
-        return "[unknown]"
-    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
-
-
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     if not rows:
         return [indent + "(none)"]
@@ -271,7 +265,7 @@ def format_summary(info: dict, max_ops: int = 30) -> str:
                      ["size", f"{human_bytes(info['bytes'])} ({info['bytes']:,} bytes)"]])
     for title in ("inputs", "outputs"):
         lines.append(f"{title}:")
-        lines += _table([[t["name"], t["dtype"], _shape_text(t["shape"]), t.get("layout", "")] for t in info[title]])
+        lines += _table([[t["name"], t["dtype"], shape_text(t["shape"] or None, unknown="[unknown]"), t.get("layout", "")] for t in info[title]])
     lines.append(f"ops: {len(ops)} kinds, {sum(ops.values())} total")
     shown = list(ops.items())[:max_ops]
     lines += _table([[op, str(count)] for op, count in shown])
