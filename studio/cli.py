@@ -1,7 +1,8 @@
-"""The `studio` command: convert, inspect, compare, gui. Every job runs in a worker process.
+"""The `studio` command: convert, inspect, compare, explain, gui. Every job runs in a worker process.
 
 Exit codes: 0 all artifacts written and every comparison passed; 1 artifacts written but some comparison
-failed its tolerance; 2 bad input or usage; 3 a conversion stage failed; 130 cancelled (Ctrl-C).
+failed its tolerance (explain: some layer fails it); 2 bad input or usage; 3 a conversion stage failed; 130
+cancelled (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from pathlib import Path
 
 from studio import __version__
 from studio.errors import StudioError
-from studio.jobs.protocol import CompareRequest, ConvertRequest, InspectRequest
+from studio.jobs.protocol import CompareRequest, ConvertRequest, ExplainRequest, InspectRequest
 from studio.jobs.record import JobRecord
-from studio.options import CompareOptions, ConvertOptions, add_arguments, from_args
+from studio.options import CompareOptions, ConvertOptions, ExplainOptions, add_arguments, from_args
 
 EXIT_USAGE = 2
 
@@ -54,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print JSON")
     add_arguments(m, CompareOptions)
     _add_source_options(m)
+
+    e = sub.add_parser("explain", help="find where artifacts drift from their source: per-layer errors, the first "
+                       "divergent layer, the worst layers")
+    e.add_argument("source")
+    e.add_argument("artifacts", nargs="*", metavar="artifact",
+                   help="ONNX or TFLite files made from the source (default: make its ONNX and float32 TFLite)")
+    e.add_argument("--json", action="store_true", help="print JSON (one layer report per artifact)")
+    add_arguments(e, ExplainOptions)
+    _add_source_options(e)
 
     g = sub.add_parser("gui", help="open the desktop studio")
     g.add_argument("source", nargs="?")
@@ -120,6 +130,11 @@ def cmd_convert(args) -> int:
         from studio.cli_render import print_comparisons
 
         print_comparisons(record.comparisons)
+    if record.layers:
+        from studio.cli_render import print_layers
+
+        for report in record.layers:
+            print_layers(report)
     if record.exit_code in (0, 1):
         from studio.cli_render import print_artifacts
 
@@ -160,6 +175,24 @@ def cmd_compare(args) -> int:
     return record.exit_code
 
 
+def cmd_explain(args) -> int:
+    from studio.formats import detect
+
+    options = from_args(args, ExplainOptions)
+    source = detect(args.source, weights=args.weights, allow_pickle=args.allow_pickle)
+    artifacts = [str(detect(path).path) for path in args.artifacts]
+    record = _run(ExplainRequest(source=source.to_dict(), artifacts=artifacts, options=options), args.debug,
+                  quiet=args.json)
+    if args.json:
+        print(json.dumps(record.layers, indent=2))
+    else:
+        from studio.cli_render import print_layers
+
+        for report in record.layers:
+            print_layers(report)
+    return record.exit_code
+
+
 def cmd_gui(args) -> int:
     try:
         from studio.gui.app import run_gui
@@ -168,7 +201,8 @@ def cmd_gui(args) -> int:
     return run_gui(args.source)
 
 
-COMMANDS = {"convert": cmd_convert, "inspect": cmd_inspect, "compare": cmd_compare, "gui": cmd_gui}
+COMMANDS = {"convert": cmd_convert, "inspect": cmd_inspect, "compare": cmd_compare, "explain": cmd_explain,
+            "gui": cmd_gui}
 
 
 # ---------------------------------------------------------------- running a job

@@ -90,3 +90,49 @@ def print_artifacts(artifacts: list[dict], report_path: str | None) -> None:
                   markup=False, highlight=False)
     if report_path:
         out.print(f"  report: {report_path}", markup=False)
+
+
+def print_layers(report: dict) -> None:
+    """One artifact's per-layer report: where it first drifts past its tolerance, then its worst layers."""
+    from studio.compare import format_cosine, format_number, format_snr
+    from studio.signature import shape_text
+
+    rows = report.get("rows", [])
+    paired = report.get("paired", {})
+    out.print(f"Layers: {Path(str(report.get('candidate'))).name} vs {Path(str(report.get('reference'))).name} "
+              f"({report.get('variant')}): {len(rows)} layers compared; ONNX values paired with the source "
+              f"{paired.get('reference', 0):.0%}, with the artifact {paired.get('candidate', 0):.0%}",
+              markup=False, highlight=False)
+    first = report.get("first_divergent")
+    if first is None:
+        out.print("  [green]no divergent layer[/]: every compared layer is within its tolerance")
+    else:
+        row = rows[first]
+        out.print(f"  [red]first divergent layer[/]: #{row['index']} {escape(row['name'])} ({escape(row['op'])}) "
+                  f"{shape_text(row.get('shape') or [])}: max abs {format_number(row.get('max_abs'))}, "
+                  f"{row.get('error_ratio', 0):.3g}× its tolerance; every layer upstream of it is within")
+
+    def table(title: str, indices: list[int], growth: bool = False) -> None:
+        if not indices:
+            return
+        t = Table(title=title, title_justify="left")
+        for col in ("#", "layer", "op", "shape", "max abs", "max rel", "cosine", "snr",
+                    "snr lost" if growth else "× tol", "verdict"):
+            t.add_column(col, justify="left" if col in ("layer", "op", "shape", "verdict") else "right")
+        for i in indices:
+            row = rows[i]
+            last = f"{row['growth_db']:.1f} dB" if growth and row.get("growth_db") is not None else \
+                f"{row.get('error_ratio') or 0:.3g}"
+            verdict = "[green]PASS[/]" if row.get("passed") else "[red]FAIL[/]"
+            t.add_row(str(row["index"]), escape(row["name"]), escape(row["op"]), shape_text(row.get("shape") or []),
+                      format_number(row.get("max_abs")), format_number(row.get("max_rel")),
+                      format_cosine(row.get("cosine")), format_snr(row.get("snr_db")), last, verdict)
+        out.print(t)
+
+    table(f"Worst {len(report.get('worst', []))} layers by error against the tolerance", report.get("worst", []))
+    table("Where quantization loses the most (SNR lost per layer)", report.get("growth", []), growth=True)
+    unpaired = report.get("unpaired", [])
+    if unpaired:
+        out.print(f"  {len(unpaired)} tensors without a partner (see --json for each reason)", markup=False)
+    for note in report.get("notes", []):
+        out.print(f"  note: {note}", markup=False, highlight=False)

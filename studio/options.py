@@ -154,12 +154,27 @@ class ConvertOptions(InputOptions):
                                "any file that fails), " + ", ".join(BACKEND_CHOICES[1:]))
     keep_layout: bool = option(False, flag="--keep-layout", action="store_true", control="check",
                                help="keep NCHW image inputs (default: make them NHWC)")
+    explain: bool = option(False, flag="--explain", action="store_true", control="check",
+                           help="for every artifact that fails its comparison, find where it drifts: per-layer "
+                                "errors in the report (as `studio explain`)")
 
 
 @dataclass
 class CompareOptions(InputOptions):
     variant: str | None = option(None, flag="--variant", choices=VARIANTS,
                                  help="tolerance class (default: guessed from the file name)")
+
+
+@dataclass
+class ExplainOptions(CompareOptions):
+    top: int = option(10, flag="--top", type=int, parse=lambda v, flag: _at_least_one(v, flag),
+                      help="how many of the worst layers to list (default 10)")
+
+
+def _at_least_one(value: int, flag: str) -> int:
+    if value < 1:
+        raise StudioError(f"{flag} {value}: give 1 or more")
+    return value
 
 
 # ---------------------------------------------------------------- derived: argparse, parsing back, argv

@@ -24,7 +24,7 @@ from studio.jobs.events import (ArtifactWritten, Compared, Converted, Event, Inp
                                 StageFinished, StageStarted)
 from studio.jobs.protocol import CompareRequest, ConvertRequest
 from studio.jobs.record import JobRecord
-from studio.options import InputOptions
+from studio.options import ConvertOptions, InputOptions
 from studio.report import write_json_atomic
 from studio.signature import Signature, resolve_shapes
 
@@ -95,7 +95,6 @@ class JobSteps:
 
 def run_convert(req: ConvertRequest, emit: Emit) -> int:
     from studio.runtimes import open_runtime
-    from studio.stages.base import StageContext
     from studio.stages.registry import plan
 
     options = req.options
@@ -106,7 +105,8 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     final_dir = staging / "out"
     final_dir.mkdir(parents=True, exist_ok=True)
     stages = plan(source.format, tuple(options.targets))
-    job = JobSteps(req.job_id, emit, total_steps=len(stages) + 2)   # load source, the stages, compare outputs
+    # load source, the stages, compare outputs (and explain failures)
+    job = JobSteps(req.job_id, emit, total_steps=len(stages) + 2 + options.explain)
     job.emit(JobStarted(kind="convert", source=source.to_dict(), plan=[s.name for s in stages],
                         request={k: v for k, v in asdict(req).items() if k != "staging_dir"}))
 
@@ -121,32 +121,20 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     model = getattr(reference, "model", None)
     del reference
 
-    artifacts: list[Artifact] = []
-    input_path = source.path
     if source.format is Format.ONNX and "onnx" in options.targets:
         job.log("the source is already ONNX: no ONNX artifact to make")
-    for index, stage in enumerate(stages):
-        work = staging / "work" / f"{index}-{stage.name.replace('>', '').replace('-', '_')}"
-        work.mkdir(parents=True)
-        with job.stage(stage.name):
-            reads_source = source.format.value in stage.consumes
-            ctx = StageContext(source=source, signature=signature, input_path=input_path, work_dir=work,
-                               options=options, log=job.log, progress=job.progress, previous=list(artifacts),
-                               model=model if reads_source else None, log_dir=final_dir / "logs")
-            made = stage.run(ctx)
-        if reads_source:
-            ctx = model = None
-            gc.collect()
-        for artifact in made:
-            wanted = artifact.kind in options.targets
-            if wanted:
-                artifacts.append(_stage_into(artifact, final_dir))
-            if artifact.kind == "onnx":
-                input_path = Path(artifact.path)   # the next stage reads it where it is now
+    artifacts, onnx_path = run_stages(job, source, signature, stages, options, model, staging, final_dir)
+    model = None
     for artifact in artifacts:
         job.emit(ArtifactWritten(artifact={**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)}))
 
-    passed = _compare_all(job, req, source, feeds, ref_out, signature, artifacts, final_dir, out)
+    failed = _compare_all(job, req, source, feeds, ref_out, signature, artifacts, final_dir, out)
+    passed = not failed
+    if failed and options.explain:
+        from studio.explain_job import explain_each
+
+        explain_each(job, source, signature, feeds, onnx_path, [Path(a.path) for a in failed], options,
+                     label=lambda path: _final_path(str(path), final_dir, out))
     report = job.record.report()
     report["exit_code"] = 0 if passed else 1
     report = _final_paths(report, final_dir, out)
@@ -162,6 +150,34 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     job.emit(Converted(report_path=str(Path(req.report_path) if req.report_path else out / "report.json"),
                        out_dir=str(out), passed=passed))
     return 0 if passed else 1
+
+
+def run_stages(job: JobSteps, source: Source, signature: Signature, stages: list, options: ConvertOptions, model,
+               staging: Path, final_dir: Path) -> tuple[list[Artifact], Path]:
+    """Run the plan's stages in order. Returns the artifacts the options want (moved into final_dir) and the ONNX
+    the later stages read (the source itself when it is ONNX). The source model is let go once it is exported."""
+    from studio.stages.base import StageContext
+
+    artifacts: list[Artifact] = []
+    input_path = source.path
+    for index, stage in enumerate(stages):
+        work = staging / "work" / f"{index}-{stage.name.replace('>', '').replace('-', '_')}"
+        work.mkdir(parents=True)
+        with job.stage(stage.name):
+            reads_source = source.format.value in stage.consumes
+            ctx = StageContext(source=source, signature=signature, input_path=input_path, work_dir=work,
+                               options=options, log=job.log, progress=job.progress, previous=list(artifacts),
+                               model=model if reads_source else None, log_dir=final_dir / "logs")
+            made = stage.run(ctx)
+        if reads_source:
+            ctx = model = None
+            gc.collect()
+        for artifact in made:
+            if artifact.kind in options.targets:
+                artifacts.append(_stage_into(artifact, final_dir))
+            if artifact.kind == "onnx":
+                input_path = Path(artifact.path)   # the next stage reads it where it is now
+    return artifacts, input_path
 
 
 def _warn_about_memory(job: JobSteps, source: Source, stages: list, backend: str, model) -> None:
@@ -280,14 +296,15 @@ def _describe_inputs(feeds: dict[str, np.ndarray], inputs_path: str | None, seed
 
 
 def _compare_all(job: JobSteps, req: ConvertRequest, source: Source, feeds: dict, ref_out: dict, signature: Signature,
-                 artifacts: list[Artifact], final_dir: Path, out: Path) -> bool:
+                 artifacts: list[Artifact], final_dir: Path, out: Path) -> list[Artifact]:
+    """Run every artifact on the same inputs as the source and diff; returns the artifacts that failed."""
     from studio.compare import ComparisonResult, compare_outputs, tolerance_for
     from studio.inputs import adapt_feeds
     from studio.runtimes import open_runtime
 
+    failed: list[Artifact] = []
     if not artifacts:
-        return True
-    all_passed = True
+        return failed
     with job.stage("compare outputs"):
         for i, artifact in enumerate(artifacts):
             label = _final_path(artifact.path, final_dir, out)
@@ -309,8 +326,9 @@ def _compare_all(job: JobSteps, req: ConvertRequest, source: Source, feeds: dict
                     result = ComparisonResult.failed(source.spec, label, artifact.variant, tolerance, str(exc))
             samples_dir = Path(req.samples_dir) / str(i) if req.samples_dir else None
             _emit_comparison(job, result, artifact.kind, samples_dir, ref_out, cand_out)
-            all_passed &= result.passed
-    return all_passed
+            if not result.passed:
+                failed.append(artifact)
+    return failed
 
 
 def _reference_outputs(job: JobSteps, options: InputOptions, signature: Signature, reference) -> tuple[dict, dict]:

@@ -8,13 +8,15 @@ from dataclasses import fields
 import pytest
 
 from studio.errors import StudioError
-from studio.options import CompareOptions, ConvertOptions, add_arguments, from_args, option_of, to_argv
+from studio.options import (CompareOptions, ConvertOptions, ExplainOptions, add_arguments, from_args, option_of,
+                            to_argv)
 
 # A value other than the default for every field (a path field gets a real file, made by the test).
 NOT_DEFAULT = {"input_shapes": {"x": [2, 3, 8, 8], "ids": [1, 16]}, "input_dtypes": {"ids": "int64"},
                "seed": 7, "input_range": [0.0, 255.0], "atol": 0.001, "rtol": 0.25,
                "targets": ["onnx", "tflite"], "variants": ["float16", "int8"], "opset": 17,
-               "backend": "onnx2tf-tf-converter", "keep_layout": True, "variant": "dynamic_int8"}
+               "backend": "onnx2tf-tf-converter", "keep_layout": True, "explain": True, "variant": "dynamic_int8",
+               "top": 3}
 
 
 def parse(cls, argv: list[str]):
@@ -23,7 +25,7 @@ def parse(cls, argv: list[str]):
     return from_args(parser.parse_args(argv), cls)
 
 
-@pytest.mark.parametrize("cls", [ConvertOptions, CompareOptions])
+@pytest.mark.parametrize("cls", [ConvertOptions, CompareOptions, ExplainOptions])
 def test_every_field_round_trips_through_the_command_line(cls, tmp_path):
     data = tmp_path / "inputs.npy"
     data.write_bytes(b"")
@@ -36,7 +38,7 @@ def test_every_field_round_trips_through_the_command_line(cls, tmp_path):
 
 
 def test_every_field_has_a_flag_or_rides_on_one():
-    for cls in (ConvertOptions, CompareOptions):
+    for cls in (ConvertOptions, CompareOptions, ExplainOptions):
         for f in fields(cls):
             opt = option_of(cls, f.name)
             assert opt.flag or (opt.via and option_of(cls, opt.via).flag), f.name

@@ -39,10 +39,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
                args=("html",)),
     ActionSpec("export_json", "Export Comparison as &JSON…", "compare.export", ("Ctrl+Shift+E",), "has_source",
                args=("json",)),
+    ActionSpec("export_layers", "Export Layers for &Model Explorer…", "explainer.export_model_explorer", (),
+               "has_layers", tip="Write the per-layer errors as Model Explorer node data (source and artifact graphs)"),
     ActionSpec("convert", "&Convert", "converter.convert", ("Ctrl+Return", "Ctrl+Enter"), "can_convert",
                tip="Convert the selected model with the Convert panel's choices"),
     ActionSpec("copy_command", "Copy &Command Line", "converter.copy_command", ("Ctrl+Shift+C",), "has_source",
                tip="Copy the equivalent `studio convert ...` command"),
+    ActionSpec("explain", "E&xplain Layers", "explainer.explain", ("Ctrl+Shift+X",), "can_explain",
+               tip="Find where the selected ONNX/TFLite artifact drifts from its source, layer by layer "
+                   "(a background job; the Layers tab shows the result)"),
     ActionSpec("cancel", "C&ancel Current Job", "job_events.cancel_current", ("Esc", "Ctrl+."), "has_job",
                tip="Cancel the running job (its worker is killed; nothing half-written is kept). "
                    "A job that has run for a while asks first."),
@@ -50,7 +55,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("clear_jobs", "C&lear Finished Jobs", "job_events.clear_finished", ("Ctrl+Shift+L",)),
     ActionSpec("tab_graph", "&Graph", "show_tab", ("Ctrl+1",), args=(0,)),
     ActionSpec("tab_compare", "&Compare", "show_tab", ("Ctrl+2",), args=(1,)),
-    ActionSpec("tab_log", "&Log", "show_tab", ("Ctrl+3",), args=(2,)),
+    ActionSpec("tab_layers", "La&yers", "show_tab", ("Ctrl+3",), args=(2,)),
+    ActionSpec("tab_log", "&Log", "show_tab", ("Ctrl+4",), args=(3,)),
     ActionSpec("focus_models", "Focus &Models", "focus_panel", ("Ctrl+Shift+M",), args=("models",)),
     ActionSpec("focus_convert", "Focus Con&vert Panel", "focus_panel", ("Ctrl+Shift+K",), args=("convert",)),
     ActionSpec("focus_jobs", "Focus &Jobs", "focus_panel", ("Ctrl+J",), args=("jobs",)),
@@ -59,10 +65,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("&File", ("open", "open_folder", RECENT, "close", SEPARATOR, "export_html", "export_json", SEPARATOR, "quit")),
-    ("&Convert", ("convert", "copy_command", SEPARATOR, "cancel", "cancel_all", "clear_jobs")),
-    ("&View", ("tab_graph", "tab_compare", "tab_log", SEPARATOR, "focus_models", "focus_convert", "focus_jobs",
-               SEPARATOR, DOCKS)),
+    ("&File", ("open", "open_folder", RECENT, "close", SEPARATOR, "export_html", "export_json", "export_layers",
+               SEPARATOR, "quit")),
+    ("&Convert", ("convert", "copy_command", "explain", SEPARATOR, "cancel", "cancel_all", "clear_jobs")),
+    ("&View", ("tab_graph", "tab_compare", "tab_layers", "tab_log", SEPARATOR, "focus_models", "focus_convert",
+               "focus_jobs", SEPARATOR, DOCKS)),
     ("&Help", ("shortcuts", "about")),
 )
 
@@ -70,6 +77,8 @@ ENABLED_WHEN: dict[str, Callable[[Any], bool]] = {
     "has_job": lambda w: w.jobs.current() is not None,
     "has_source": lambda w: w.current_state() is not None,
     "can_convert": lambda w: w.convert_panel.is_ready(),
+    "can_explain": lambda w: w.explainer.can_explain(),
+    "has_layers": lambda w: w.layers_view.report is not None,
 }
 
 

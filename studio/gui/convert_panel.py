@@ -208,6 +208,10 @@ class ShapeEditor(QTableWidget):
                     continue
         return out
 
+    def stores_no_shapes(self) -> bool:
+        """True when the format stores no shape for some input (TorchScript, Python factories, pickled modules)."""
+        return any(model is None for _, model in self._model_shapes)
+
     def has_inputs(self) -> bool:
         return bool(self._model_shapes)
 
@@ -300,6 +304,11 @@ class ConvertPanel(QScrollArea):
         self.keep_layout.setToolTip("By default image inputs become NHWC, as TFLite expects")
         self.keep_layout.toggled.connect(self._on_changed)
         form.addRow("", self.keep_layout)
+        self.explain = QCheckBox("Explain failures per layer")
+        self.explain.setToolTip("For an artifact that fails its comparison, find the first layer where it drifts "
+                                "(per-layer errors in the report)")
+        self.explain.toggled.connect(self._on_changed)
+        form.addRow("", self.explain)
         layout.addWidget(options)
 
         output_box = QGroupBox("Output &folder")
@@ -477,10 +486,14 @@ class ConvertPanel(QScrollArea):
         if not self.shapes.has_inputs():
             return ""
         problems = self.shapes.problems()
+        stores_none = self.shapes.stores_no_shapes()    # TorchScript: no ? to replace, nothing left dynamic
         if problems:
-            return "\n".join(problems) + "\nReplace each ? with a size (dynamic in the model)."
+            how = "Type each input's shape, e.g. 1, 3, 224, 224 (this format stores none)." if stores_none else \
+                "Replace each ? with a size (dynamic in the model)."
+            return "\n".join(problems) + "\n" + how
         if self.shapes.shapes():
-            return "The model leaves some dims dynamic; these sizes are used to convert and compare."
+            return "This format stores no input shapes; these are used to convert and compare." if stores_none \
+                else "The model leaves some dims dynamic; these sizes are used to convert and compare."
         return "All input shapes are fixed by the model."
 
     # ------------------------------------------------------------ the request
@@ -492,7 +505,7 @@ class ConvertPanel(QScrollArea):
                               input_shapes=self.shapes.shapes(), input_dtypes=self.shapes.dtypes(),
                               inputs_path=inputs_path, seed=seed,
                               opset=None if opset == OPSET_DEFAULT else opset, backend=self.backend_name(),
-                              keep_layout=self.keep_layout.isChecked(),
+                              keep_layout=self.keep_layout.isChecked(), explain=self.explain.isChecked(),
                               calibration=str(Path(calibration).resolve()) if calibration else None)
 
     def set_options(self, options: ConvertOptions) -> None:
@@ -501,6 +514,7 @@ class ConvertPanel(QScrollArea):
         self.opset.setValue(options.opset or OPSET_DEFAULT)
         self.backend.setCurrentIndex(max(0, self.backend.findData(options.backend)))
         self.keep_layout.setChecked(options.keep_layout)
+        self.explain.setChecked(options.explain)
         self.calibration.setText(options.calibration or "")
 
     def build_request(self, out_dir: str, inputs_path: str | None = None, seed: int = 0) -> ConvertRequest:

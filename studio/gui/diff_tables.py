@@ -118,7 +118,11 @@ class ResultsTables(QWidget):
             table.blockSignals(False)
 
     def wanted_height(self) -> int:
-        return self.tables_layout.sizeHint().height()
+        """The height everything here needs at its present width (wrapped reasons included)."""
+        layout = self.tables_layout
+        if layout.hasHeightForWidth() and self.width() > 0:
+            return layout.totalHeightForWidth(self.width())
+        return layout.totalSizeHint().height()
 
     # ---- internals
 

@@ -30,7 +30,7 @@ def webengine_problem() -> str | None:
 
 class GraphPlaceholder(QLabel):
     """What the Graph tab shows without Qt WebEngine: the model's name and why there is no graph. Same API as
-    netron_view.GraphView's show_model / show_side_by_side / shutdown."""
+    netron_view.GraphView's show_model / show_side_by_side / set_error_colors / select_nodes / shutdown."""
 
     def __init__(self, reason: str, parent=None):
         super().__init__(parent)
@@ -45,6 +45,12 @@ class GraphPlaceholder(QLabel):
 
     def show_side_by_side(self, left: str, right: str) -> None:
         self.setText(f"{Path(left).name}  ↔  {Path(right).name}\n\nNo graph view. {self.reason}")
+
+    def set_error_colors(self, path: str, colors: dict | None, legend: dict | None = None) -> None:
+        pass   # no graph to colour (the Layers tab's table still shows every error)
+
+    def select_nodes(self, names: dict) -> None:
+        pass
 
     def shutdown(self) -> None:
         pass

@@ -1,7 +1,7 @@
-"""The main window: Models sidebar, Graph / Compare / Log tabs, Convert and Jobs panels, menus and shortcuts.
+"""The main window: Models sidebar, Graph / Compare / Layers / Log tabs, Convert and Jobs panels, menus and shortcuts.
 
 Layout only. The app's state is `workspace` (studio.workspace, no Qt); what the window does is in its controllers
-(studio.gui.controllers: opener, selection, converter, compare, job_events, help); its actions and menus are the
+(studio.gui.controllers: opener, selection, converter, compare, job_events, help, explainer); its actions and menus are the
 table in studio.gui.actions; drops anywhere on it go through studio.gui.drop_filter. Every job runs in a worker
 process through the JobQueue (`jobs`), whose signals the controllers handle.
 """
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QDockWidget, QFrame, QMainWindow, QMessageBox, QP
 from studio.gui import actions
 from studio.gui.controllers.compare import CompareController
 from studio.gui.controllers.convert import ConvertController
+from studio.gui.controllers.explain import ExplainController
 from studio.gui.controllers.help import HelpController
 from studio.gui.controllers.jobs import JobsController
 from studio.gui.controllers.opening import OpenController
@@ -29,6 +30,7 @@ from studio.gui.drop_filter import DropFilter
 from studio.gui.graph_view import create_graph_view
 from studio.gui.job_worker import JobQueue, QueuedJob, real_runner
 from studio.gui.jobs_panel import JobsPanel
+from studio.gui.layers_view import LayersView
 from studio.gui.settings import Settings
 from studio.gui.sidebar import Sidebar
 from studio.gui.summary_view import SummaryView
@@ -40,7 +42,7 @@ MAX_LOG_LINES = 20000
 class MainWindow(QMainWindow):
     """Lays out the panels and hands them to the controllers; keeps no model in memory."""
 
-    TAB_GRAPH, TAB_COMPARE, TAB_LOG = range(3)
+    TAB_GRAPH, TAB_COMPARE, TAB_LAYERS, TAB_LOG = range(4)
 
     def __init__(self, settings: Settings | None = None, make_runner: Callable[[Any], Any] = real_runner):
         """make_runner: how a job's worker is started (tests pass a fake; see JobQueue)."""
@@ -58,8 +60,10 @@ class MainWindow(QMainWindow):
         self.opener, self.selection = OpenController(self), SelectionController(self)
         self.converter, self.compare = ConvertController(self), CompareController(self)
         self.job_events, self.help = JobsController(self), HelpController(self)
+        self.explainer = ExplainController(self)
         self.actions_by_name = actions.build_actions(self)
-        self.tab_actions = [self.tab_graph_action, self.tab_compare_action, self.tab_log_action]
+        self.tab_actions = [self.tab_graph_action, self.tab_compare_action, self.tab_layers_action,
+                            self.tab_log_action]
         actions.build_menus(self, self.actions_by_name, [self.models_dock, self.convert_dock, self.jobs_dock])
         self._connect()
         self.statusBar().showMessage("Drop a model anywhere on the window, or press Ctrl+O to open one.")
@@ -92,6 +96,8 @@ class MainWindow(QMainWindow):
         self.convert_panel.copy_requested.connect(self.converter.copy_command)
         self.convert_panel.changed.connect(self.update_actions)
         self.diff_view.inputs_changed.connect(self.compare.rerun)
+        self.tabs.currentChanged.connect(self._place_graph)
+        self.explainer.bind_actions()
 
     # ------------------------------------------------------------ layout
     def _build_tabs(self) -> None:
@@ -102,7 +108,7 @@ class MainWindow(QMainWindow):
         self.summary_view.setObjectName("summaryView")
         self.diff_view.setObjectName("diffView")
 
-        graph_split = QSplitter(Qt.Orientation.Horizontal)
+        self.graph_split = graph_split = QSplitter(Qt.Orientation.Horizontal)
         graph_split.setObjectName("graphSplitter")
         graph_split.addWidget(self.graph_view)
         graph_split.addWidget(self.summary_view)
@@ -131,6 +137,9 @@ class MainWindow(QMainWindow):
         compare_scroll.setFrameShape(QFrame.Shape.NoFrame)
         compare_scroll.setWidget(self.diff_view)
         self.tabs.addTab(compare_scroll, "C&ompare")
+        self.layers_view = LayersView()          # the graph panes move under its table while it is shown
+        self.layers_view.setObjectName("layersView")
+        self.tabs.addTab(self.layers_view, "La&yers")
         self.tabs.addTab(self.log_view, "&Log")
         self.setCentralWidget(self.tabs)
 
@@ -162,6 +171,15 @@ class MainWindow(QMainWindow):
             self._docks_sized = True   # sizes stick only once the window is laid out; saved state wins
             self.resizeDocks([self.models_dock, self.convert_dock], [230, 340], Qt.Orientation.Horizontal)
             self.resizeDocks([self.jobs_dock], [170], Qt.Orientation.Vertical)
+
+    def _place_graph(self, index: int) -> None:
+        """One set of Netron panes: in the Graph tab beside the summary, under the table in the Layers tab."""
+        if index == self.TAB_LAYERS and self.graph_view.parent() is not self.layers_view.graph_holder:
+            self._graph_sizes = self.graph_split.sizes()
+            self.layers_view.put_graph(self.graph_view)
+        elif index == self.TAB_GRAPH and self.graph_view.parent() is not self.graph_split:
+            self.graph_split.insertWidget(0, self.graph_view)
+            self.graph_split.setSizes(getattr(self, "_graph_sizes", [560, 340]))
 
     def show_tab(self, index: int) -> None:
         self.tabs.setCurrentIndex(index)
@@ -226,7 +244,7 @@ class MainWindow(QMainWindow):
         return box.exec() == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        busy = [j for j in self.jobs.jobs if not j.finished and j.kind in ("convert", "compare")]
+        busy = [j for j in self.jobs.jobs if not j.finished and j.kind in ("convert", "compare", "explain")]
         if busy and self.confirm_quit and not self._confirm_cancel_on_quit(len(busy)):
             event.ignore()
             return

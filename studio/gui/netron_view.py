@@ -42,6 +42,8 @@ from PySide6.QtWebEngineCore import (QWebEnginePage, QWebEngineProfile, QWebEngi
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QApplication, QLabel, QSplitter, QStackedLayout, QVBoxLayout, QWidget
 
+from studio.gui.layers_data import NEUTRAL_NODE
+
 log = logging.getLogger(__name__)
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -141,6 +143,198 @@ COLOR_SCHEME_SCRIPT = """
 })();
 """
 COLOR_SCHEME_SCRIPT_NAME = "studio-netron-color-scheme"
+
+# Per-layer errors on the graph (the Layers tab), injected into the page's main world where Netron's objects
+# live. Netron draws each node as `view.Node` (view.js) with its model node in `.value` and its SVG group in
+# `.element`; the current graph is `window.__view__.target`, whose `_table` maps model nodes to view nodes and
+# whose `_values` maps value names to their producing view node (`.from`). A name is looked up as a node name,
+# then as a tensor name (a TFLite tensor is "name\nindex" there), then as a node identifier. Colours fill the
+# node's header boxes (`.node-item-type`, one per op of a fused chain); nodes the report does not name turn
+# grey so Netron's own category colours (a dark red for activations) never read as errors. Selecting calls
+# Netron's own `target.select` and `target.scrollTo` (as its Find sidebar does). State is kept in the page and
+# applied again when Netron redraws, or once the graph exists.
+LAYERS_SCRIPT = """
+(function () {
+    if (window.studioLayers) { return; }
+    var state = {colors: null, neutral: null, legend: null, selected: null, waits: 0};
+    var graph = function () { var v = window.__view__; return v && v.target ? v.target : null; };
+    var NodeClass = function () { return window.exports && window.exports.view ? window.exports.view.Node : null; };
+    var isDrawn = function (el, value) {
+        var Node = NodeClass();
+        return Node && el instanceof Node && el.element && el.value === value;
+    };
+    var index = function (g) {
+        if (g.__studioIndex) { return g.__studioIndex; }
+        var byName = new Map(), byTensor = new Map(), byId = new Map(), all = [];
+        g._table.forEach(function (el, value) {
+            if (!isDrawn(el, value)) { return; }
+            all.push(el);
+            if (value.name && !byName.has(value.name)) { byName.set(value.name, el); }
+            if (value.identifier !== undefined && value.identifier !== null && value.identifier !== '') {
+                byId.set(String(value.identifier), el);
+            }
+        });
+        g._values.forEach(function (v) {
+            var name = v.value && typeof v.value.name === 'string' ? v.value.name.split('\\n')[0] : '';
+            if (name && v.from && isDrawn(v.from, v.from.value) && !byTensor.has(name)) { byTensor.set(name, v.from); }
+        });
+        g.__studioIndex = {byName: byName, byTensor: byTensor, byId: byId, all: all};
+        return g.__studioIndex;
+    };
+    var find = function (g, name) {
+        var ix = index(g);
+        return ix.byName.get(name) || ix.byTensor.get(name) || ix.byId.get(name) || null;
+    };
+    var fill = function (el, colors) {
+        el.element.querySelectorAll(':scope > .node-item-type').forEach(function (item) {
+            var path = item.querySelector('path'), text = item.querySelector('text');
+            if (path) { path.style.fill = colors[0]; path.setAttribute('data-studio-fill', '1'); }
+            if (text) { text.style.fill = colors[1]; text.setAttribute('data-studio-fill', '1'); }
+        });
+        el.element.setAttribute('data-studio-error', colors.length > 2 ? String(colors[2]) : '');
+    };
+    var unfill = function () {
+        document.querySelectorAll('[data-studio-fill]').forEach(function (e) {
+            e.style.removeProperty('fill');
+            e.removeAttribute('data-studio-fill');
+        });
+        document.querySelectorAll('[data-studio-error]').forEach(function (e) { e.removeAttribute('data-studio-error'); });
+    };
+    var style = function () {
+        if (document.getElementById('studio-layers-style')) { return; }
+        var s = document.createElement('style');
+        s.id = 'studio-layers-style';
+        s.textContent = 'body.studio-errors .select > .node.node-border { stroke: #1f6feb; stroke-width: 3px; }' +
+            '#studio-legend { position: fixed; top: 6px; right: 8px; z-index: 50; pointer-events: none;' +
+            ' font: 10px -apple-system, "Segoe UI", "Ubuntu", "Droid Sans", sans-serif; padding: 4px 6px 3px;' +
+            ' border-radius: 4px; }' +
+            '#studio-legend .bar { position: relative; width: 170px; height: 9px; margin: 3px 6px 13px; }' +
+            '#studio-legend .tick { position: absolute; top: 9px; transform: translateX(-50%); white-space: nowrap; }' +
+            '#studio-legend .one { position: absolute; top: -2px; height: 13px; width: 0; border-left: 1.5px solid; }' +
+            '#studio-legend .swatch { display: inline-block; width: 9px; height: 9px; margin-right: 4px;' +
+            ' vertical-align: -1px; }';
+        document.head.appendChild(s);
+    };
+    var drawLegend = function () {
+        var old = document.getElementById('studio-legend');
+        if (old) { old.remove(); }
+        var legend = state.colors ? state.legend : null;
+        if (!legend || !document.body) { return; }
+        var dark = legend.scheme === 'dark';
+        var box = document.createElement('div');
+        box.id = 'studio-legend';
+        box.style.background = dark ? 'rgba(30,30,30,0.88)' : 'rgba(255,255,255,0.9)';
+        box.style.color = dark ? '#ddd' : '#222';
+        box.style.border = dark ? '1px solid #555' : '1px solid #ccc';
+        var title = document.createElement('div');
+        title.textContent = legend.title;
+        box.appendChild(title);
+        var bar = document.createElement('div');
+        bar.className = 'bar';
+        bar.style.background = 'linear-gradient(to right, ' + legend.stops.map(function (s) {
+            return s[1] + ' ' + (s[0] * 100).toFixed(2) + '%';
+        }).join(', ') + ')';
+        legend.ticks.forEach(function (t) {
+            var tick = document.createElement('span');
+            tick.className = 'tick';
+            tick.style.left = (t[0] * 100).toFixed(2) + '%';
+            tick.textContent = t[1];
+            bar.appendChild(tick);
+            if (t[1] === '1') {
+                var one = document.createElement('span');
+                one.className = 'one';
+                one.style.left = (t[0] * 100).toFixed(2) + '%';
+                one.style.borderColor = dark ? '#fff' : '#000';
+                bar.appendChild(one);
+            }
+        });
+        box.appendChild(bar);
+        var grey = document.createElement('div');
+        var swatch = document.createElement('span');
+        swatch.className = 'swatch';
+        swatch.style.background = legend.neutral;
+        grey.appendChild(swatch);
+        grey.appendChild(document.createTextNode(legend.neutral_text));
+        box.appendChild(grey);
+        document.body.appendChild(box);
+    };
+    var paint = function (g) {
+        unfill();
+        style();
+        drawLegend();
+        if (!state.colors) { document.body.classList.remove('studio-errors'); return {colored: 0, missing: []}; }
+        document.body.classList.add('studio-errors');
+        var best = new Map(), missing = [];
+        Object.keys(state.colors).forEach(function (name) {
+            var el = find(g, name);
+            if (!el) { missing.push(name); return; }
+            var c = state.colors[name];
+            var had = best.get(el);
+            if (!had || (c[2] || 0) > (had[2] || 0)) { best.set(el, c); }
+        });
+        index(g).all.forEach(function (el) { fill(el, best.get(el) || state.neutral); });
+        return {colored: best.size, missing: missing};
+    };
+    var select = function (g, scroll) {
+        if (!state.selected) { g.select(null, 'studio'); return false; }
+        var el = find(g, state.selected);
+        if (!el) { g.select(null, 'studio'); return false; }
+        var elements = g.select([el.value], 'studio');
+        if (scroll) { g.scrollTo(elements); }
+        return true;
+    };
+    var shown = null;
+    var whenReady = function () {
+        var g = graph();
+        if (!g) {
+            if (state.waits++ < 150) { setTimeout(whenReady, 200); }
+            return;
+        }
+        state.waits = 0;
+        shown = g;
+        paint(g);
+        select(g, true);
+    };
+    // Netron replaces the graph when it redraws (a subgraph opened, an option toggled): paint the new one.
+    var observer = new MutationObserver(function () {
+        var g = graph();
+        if (g && g !== shown && (state.colors || state.selected)) { setTimeout(whenReady, 0); }
+    });
+    var watch = function () {
+        var target = document.getElementById('target');
+        if (target) { observer.observe(target, {childList: true}); } else { setTimeout(watch, 200); }
+    };
+    if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', watch); } else { watch(); }
+    window.studioLayers = {
+        setColors: function (colors, neutral, legend) {
+            state.colors = colors; state.neutral = neutral; state.legend = legend;
+            var g = graph();
+            if (!g) { whenReady(); return null; }
+            shown = g;
+            return JSON.stringify(paint(g));
+        },
+        select: function (name) {
+            state.selected = name || null;
+            var g = graph();
+            if (!g) { whenReady(); return null; }
+            return select(g, true);
+        },
+        selected: function () {
+            var g = graph();
+            if (!g) { return []; }
+            var names = [];
+            g.selection.forEach(function (el) { if (el.value && isDrawn(el, el.value)) { names.push(el.value.name || String(el.value.identifier)); } });
+            return names;
+        },
+        colorOf: function (name) {
+            var g = graph(), el = g ? find(g, name) : null;
+            var item = el ? el.element.querySelector(':scope > .node-item-type > path') : null;
+            return item ? item.style.fill : null;
+        }
+    };
+})();
+"""
+LAYERS_SCRIPT_NAME = "studio-netron-layers"
 
 
 def color_scheme_of(palette: QPalette) -> str:
@@ -261,6 +455,13 @@ def make_private_profile(parent, color_scheme: str = "light") -> tuple[QWebEngin
     glyphs.setRunsOnSubFrames(False)
     glyphs.setSourceCode(NETRON_GLYPH_SCRIPT % {"swap": json.dumps(GLYPH_SUBSTITUTES)})
     profile.scripts().insert(glyphs)
+    layers = QWebEngineScript()
+    layers.setName(LAYERS_SCRIPT_NAME)
+    layers.setInjectionPoint(QWebEngineScript.InjectionPoint.DocumentCreation)
+    layers.setWorldId(QWebEngineScript.ScriptWorldId.MainWorld)    # Netron's objects live there
+    layers.setRunsOnSubFrames(False)
+    layers.setSourceCode(LAYERS_SCRIPT)
+    profile.scripts().insert(layers)
     profile.scripts().insert(color_scheme_script(color_scheme))
     return profile, interceptor
 
@@ -278,6 +479,12 @@ class NetronPane(QWidget):
         self.message = ""
         self._generation = 0
         self._started = 0.0
+        # Per-layer errors drawn on this model (see LAYERS_SCRIPT), kept here and sent again once a page loads.
+        self.error_colors: dict[str, list] | None = None   # node name -> [fill, text colour, error ratio]
+        self.error_legend: dict | None = None
+        self.selected_node: str | None = None              # the node the Layers tab selected here
+        self.selection_found: bool | None = None           # whether the page found it (None: not asked yet)
+        self.colors_applied: dict | None = None            # the page's answer: {"colored": n, "missing": [...]}
         self.caption = QLabel(self)
         self.caption.setObjectName("graphCaption")
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -315,6 +522,8 @@ class NetronPane(QWidget):
         self.stop_server()
         self._generation += 1
         self.model_path = str(path)
+        self.error_colors = self.error_legend = self.selected_node = None    # they were the last model's
+        self.selection_found = self.colors_applied = None
         self.caption.setText(caption or "")
         self.caption.setVisible(bool(caption))
         self._show_placeholder(f"Loading graph…\n{Path(path).name}")
@@ -332,6 +541,45 @@ class NetronPane(QWidget):
         self.page.setBackgroundColor(palette.color(QPalette.ColorRole.Base))
         self.page.runJavaScript(f"window.studioSetColorScheme && window.studioSetColorScheme({json.dumps(scheme)})",
                                 QWebEngineScript.ScriptWorldId.ApplicationWorld)
+
+    # ---- per-layer errors (the Layers tab)
+
+    def set_error_colors(self, colors: dict[str, list] | None, legend: dict | None = None) -> None:
+        """Fill the named nodes with their colours ([fill, text colour, error ratio]) and grey the others, with a
+        legend; None takes the colours off. Kept, and drawn once the graph is (again)."""
+        self.error_colors, self.error_legend = (dict(colors), legend) if colors is not None else (None, None)
+        self.colors_applied = None
+        if self.state == "graph":
+            self._send_colors()
+
+    def select_node(self, name: str | None) -> None:
+        """Select the node called `name` (a node name, or a tensor it produces) with Netron's own selection, and
+        scroll it into view; None clears the selection."""
+        self.selected_node = name
+        self.selection_found = None
+        if self.state == "graph":
+            self._send_selection()
+
+    def _send_colors(self) -> None:
+        generation = self._generation
+        call = (f"window.studioLayers ? window.studioLayers.setColors({json.dumps(self.error_colors)}, "
+                f"{json.dumps(list(NEUTRAL_NODE))}, {json.dumps(self.error_legend)}) : null")
+        self.page.runJavaScript(call, QWebEngineScript.ScriptWorldId.MainWorld,
+                                lambda result: self._answered(generation, "colors_applied",
+                                                              json.loads(result) if result else None))
+
+    def _send_selection(self) -> None:
+        generation = self._generation
+        call = f"window.studioLayers ? window.studioLayers.select({json.dumps(self.selected_node)}) : null"
+        self.page.runJavaScript(call, QWebEngineScript.ScriptWorldId.MainWorld,
+                                lambda result: self._answered(generation, "selection_found", result))
+
+    def _answered(self, generation: int, attribute: str, result) -> None:
+        try:
+            if generation == self._generation and result is not None:
+                setattr(self, attribute, result)
+        except RuntimeError:        # the pane was deleted while the page answered
+            pass
 
     def stop_server(self) -> None:
         self._poll.stop()
@@ -380,6 +628,10 @@ class NetronPane(QWidget):
         self.state, self.message = state, message
         if state == "graph":
             self.placeholder.hide()
+            if self.error_colors is not None:
+                self._send_colors()
+            if self.selected_node is not None:
+                self._send_selection()
         else:
             self.stop_server()          # nothing left to serve
             self._show_placeholder(message)
@@ -406,6 +658,8 @@ class GraphView(QWidget):
         self.profile, self.interceptor = make_private_profile(self, self.color_scheme)
         self.panes: list[NetronPane] = []
         self._waiting: dict[NetronPane, bool | None] = {}
+        self.error_colors: dict[str, tuple[dict, dict | None]] = {}   # model path -> its node colours, legend
+        self.selected_nodes: dict[str, str | None] = {}              # model path -> the node selected in it
         self._closed = False
         app = QApplication.instance()
         if app is not None:
@@ -420,6 +674,27 @@ class GraphView(QWidget):
     def show_side_by_side(self, left: str, right: str) -> None:
         """Source on the left, an artifact (ONNX, TFLite or SavedModel folder) on the right."""
         self._show([(left, f"Source · {Path(left).name}"), (right, f"Artifact · {Path(right).name}")])
+
+    def set_error_colors(self, path: str, colors: dict[str, list] | None, legend: dict | None = None) -> None:
+        """Colour the graph of the model at `path` by per-layer error (node name -> [fill, text colour, ratio]),
+        now if a pane shows it and whenever one shows it again; None takes the colours off."""
+        path = str(path)
+        if colors is None:
+            self.error_colors.pop(path, None)
+        else:
+            self.error_colors[path] = (colors, dict(legend or {}, scheme=self.color_scheme))
+        for pane in self.panes_showing(path):
+            pane.set_error_colors(*self.error_colors.get(path, (None, None)))
+
+    def select_nodes(self, names: dict[str, str | None]) -> None:
+        """Select and scroll to a node per model: {model path: node name (None: no selection)}."""
+        for path, name in names.items():
+            self.selected_nodes[str(path)] = name
+            for pane in self.panes_showing(str(path)):
+                pane.select_node(name)
+
+    def panes_showing(self, path: str) -> list[NetronPane]:
+        return [pane for pane in self.panes if pane.isVisibleTo(self) and pane.model_path == str(path)]
 
     @property
     def servers(self) -> list[tuple[str, int]]:
@@ -460,6 +735,8 @@ class GraphView(QWidget):
         if scheme == self.color_scheme:       # PaletteChange comes for every colour role, and for the children
             return
         self.color_scheme = scheme
+        for path, (colors, legend) in list(self.error_colors.items()):
+            self.set_error_colors(path, colors, legend)    # the legend's panel follows the scheme too
         scripts = self.profile.scripts()
         for old in scripts.find(COLOR_SCHEME_SCRIPT_NAME):
             scripts.remove(old)
@@ -485,6 +762,10 @@ class GraphView(QWidget):
         self.splitter.setSizes([1000] * len(models) + [0] * (len(self.panes) - len(models)))
         for pane, (path, caption) in zip(self.panes, models):
             pane.show_model(path, caption)
+            if str(path) in self.error_colors:
+                pane.set_error_colors(*self.error_colors[str(path)])
+            if self.selected_nodes.get(str(path)):
+                pane.select_node(self.selected_nodes[str(path)])
 
     def _pane_settled(self, pane: NetronPane, ok: bool) -> None:
         if pane not in self._waiting:

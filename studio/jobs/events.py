@@ -88,6 +88,13 @@ class Compared(Event):
 
 
 @dataclass(kw_only=True)
+class LayersExplained(Event):
+    """Where one artifact drifts from its source: studio.explain's LayerReport.to_dict()."""
+    type: ClassVar[str] = "layers"
+    layers: dict
+
+
+@dataclass(kw_only=True)
 class Converted(Event):
     """A convert job's outcome: everything is in place."""
     type: ClassVar[str] = "converted"
@@ -127,8 +134,8 @@ class Finished(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.type: cls for cls in (
-    JobStarted, StageStarted, StageFinished, Progress, Log, InputsChosen, ArtifactWritten, Compared, Converted,
-    Inspected, VersionsRead, Failed, Finished)}
+    JobStarted, StageStarted, StageFinished, Progress, Log, InputsChosen, ArtifactWritten, Compared, LayersExplained,
+    Converted, Inspected, VersionsRead, Failed, Finished)}
 
 
 def event_from_json(line: str) -> Event:

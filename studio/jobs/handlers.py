@@ -35,6 +35,10 @@ def _run(request: Any, emit: Callable[[Event], None]) -> int:
             from studio.pipeline import run_compare
 
             return run_compare(request, emit)
+        if request.kind == "explain":
+            from studio.explain_job import run_explain
+
+            return run_explain(request, emit)
         if request.kind == "inspect":
             return _inspect(request, emit)
         if request.kind == "versions":

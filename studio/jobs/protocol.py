@@ -11,7 +11,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from studio.options import CompareOptions, ConvertOptions
+from studio.options import CompareOptions, ConvertOptions, ExplainOptions
 
 
 def new_job_id() -> str:
@@ -48,13 +48,22 @@ class CompareRequest:
 
 
 @dataclass
+class ExplainRequest:
+    source: dict                              # Source.to_dict()
+    artifacts: list[str] = field(default_factory=list)   # none: the source's ONNX and float32 TFLite are made first
+    options: ExplainOptions = field(default_factory=ExplainOptions)
+    job_id: str = field(default_factory=new_job_id)
+    kind: str = "explain"
+
+
+@dataclass
 class VersionsRequest:
     job_id: str = field(default_factory=new_job_id)
     kind: str = "versions"
 
 
 REQUEST_TYPES = {"convert": ConvertRequest, "inspect": InspectRequest, "compare": CompareRequest,
-                 "versions": VersionsRequest}
+                 "explain": ExplainRequest, "versions": VersionsRequest}
 
 
 def request_to_json(request: Any) -> str:

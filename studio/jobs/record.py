@@ -13,7 +13,8 @@ from typing import Any
 
 from studio import __version__
 from studio.jobs.events import (ArtifactWritten, Compared, Converted, Event, Failed, Finished, Inspected,
-                                InputsChosen, JobStarted, Log, Progress, StageFinished, StageStarted, VersionsRead)
+                                InputsChosen, JobStarted, LayersExplained, Log, Progress, StageFinished, StageStarted,
+                                VersionsRead)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINAL_STATES = (DONE, FAILED, CANCELLED)
@@ -35,6 +36,7 @@ class JobRecord:
     stages: list[dict] = field(default_factory=list)
     artifacts: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
+    layers: list[dict] = field(default_factory=list)   # per-layer reports (studio explain, convert --explain)
     outcome: dict | None = None         # a convert job's Converted: report_path, out_dir, passed
     summary: dict | None = None         # an inspect job's model summary
     versions: dict | None = None
@@ -92,6 +94,10 @@ class JobRecord:
     @apply.register
     def _(self, event: Compared) -> None:
         self.comparisons.append(event.comparison)
+
+    @apply.register
+    def _(self, event: LayersExplained) -> None:
+        self.layers.append(event.layers)
 
     @apply.register
     def _(self, event: Converted) -> None:
@@ -178,5 +184,5 @@ class JobRecord:
             error = {"error": self.error, "stage": self.failed_stage, "exit_code": self.exit_code}
         return {"studio_version": __version__, "job_id": self.job_id, "source": self.source, "plan": self.plan,
                 "request": self.requested, "inputs": self.inputs, "stages": self.stages, "artifacts": self.artifacts,
-                "comparisons": self.comparisons, "error": error, "exit_code": self.exit_code,
+                "comparisons": self.comparisons, "layers": self.layers, "error": error, "exit_code": self.exit_code,
                 "started": self.started, "seconds": self.seconds}

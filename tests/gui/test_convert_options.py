@@ -22,7 +22,7 @@ def test_gui_state_to_command_line_to_request_round_trips_every_option(qtbot, tm
                             input_dtypes={"input_ids": "int64", "pixels": "float32"}, inputs_path=str(inputs), seed=5,
                             input_range=[0.0, 1.0], atol=0.01, rtol=0.1, targets=["onnx", "tflite"],
                             variants=["float16", "int8"], calibration=str(calibration), opset=17,
-                            backend="onnx2tf", keep_layout=True)
+                            backend="onnx2tf", keep_layout=True, explain=True)
     not_in_the_panel = {"input_range", "atol", "rtol"}   # CLI-only today: the panel leaves them at their defaults
     for f in fields(ConvertOptions):
         assert f.name in not_in_the_panel or option_of(ConvertOptions, f.name).control or \

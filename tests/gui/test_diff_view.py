@@ -245,6 +245,7 @@ def test_narrow_view_scrolls_tables_sideways_inside_and_keeps_every_row(qtbot, d
         assert table.columnWidth(VERDICT_COLUMN) >= QFontMetrics(bold).horizontalAdvance("FAIL")
         label = diff_view.results.reason_labels[name]
         assert label.isVisible() and label.wordWrap() and label.width() <= table.width()
+    assert diff_view.tables_scroll.verticalScrollBar().maximum() == 0   # every row and reason, no scrolling
     assert diff_view.width() == 640
 
 

@@ -5,7 +5,9 @@
 - `convert`: a conversion from the Convert panel, and its command line;
 - `compare`: comparing again with the Compare tab's inputs, comparisons as they arrive, exports;
 - `jobs`: every job's events (the Log tab), finished and failed jobs, cancelling (asks first for a long job);
-- `help`: About (package versions read by a worker) and the shortcuts list.
+- `help`: About (package versions read by a worker) and the shortcuts list;
+- `explain`: the Layers tab: per-layer explain jobs, their reports, the graphs coloured by error, the Model
+  Explorer export.
 
 Each controller reads and changes the app's state in `window.workspace` (studio.workspace, no Qt).
 """

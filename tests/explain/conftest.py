@@ -1,0 +1,166 @@
+"""Tiny models built in the test process and converted once per session by the studio's real convert job
+(torch.onnx / tf2onnx, then onnx2tf), for the per-layer explain tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def torch_cnn():
+    """Conv+BN+ReLU twice, max-pool, a residual conv, then two Linear layers, on a [1, 3, 16, 16] image."""
+    import torch
+    from torch import nn
+
+    class CNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+            self.conv2, self.bn2 = nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16)
+            self.pool = nn.MaxPool2d(2)
+            self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
+            self.fc1 = nn.Linear(16 * 8 * 8, 32)
+            self.fc2 = nn.Linear(32, 10)
+
+        def forward(self, image):
+            x = torch.relu(self.bn1(self.conv1(image)))
+            x = self.pool(torch.relu(self.bn2(self.conv2(x))))
+            x = torch.relu(self.conv3(x)) + x
+            x = torch.relu(self.fc1(torch.flatten(x, 1)))
+            return self.fc2(x)
+
+    torch.manual_seed(0)
+    model = CNN().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+    return model, torch.rand(1, 3, 16, 16)
+
+
+def torch_attention():
+    """LayerNorm, multi-head self-attention and a GELU MLP, with residuals, on [1, 8, 32] tokens."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, dim: int = 32, heads: int = 4):
+            super().__init__()
+            self.norm1 = nn.LayerNorm(dim)
+            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+            self.norm2 = nn.LayerNorm(dim)
+            self.mlp = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
+
+        def forward(self, tokens):
+            h = self.norm1(tokens)
+            tokens = tokens + self.attn(h, h, h, need_weights=False)[0]
+            return tokens + self.mlp(self.norm2(tokens))
+
+    torch.manual_seed(0)
+    return Block().eval(), torch.randn(1, 8, 32)
+
+
+def keras_cnn():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_a")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(16, activation="relu", name="dense_a")(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="scores")(x))
+
+
+@dataclass
+class Converted:
+    """A source, converted by the studio's convert job, with the inputs every explain test feeds it."""
+
+    source: Any                       # studio.formats.Source
+    signature: Any                    # studio.signature.Signature, shapes resolved
+    feeds: dict[str, np.ndarray]
+    out: Path
+    report: dict
+    model: Any = None                 # the loaded source (what the job hands explain), loaded once
+    artifacts: dict[str, Path] = field(default_factory=dict)   # "onnx", "tflite float32", "tflite int8"
+
+    def explain(self, artifact: Path, variant: str = "float32", **kwargs):
+        from studio.explain import explain_artifact
+
+        return explain_artifact(self.source, artifact, onnx_path=self.onnx, feeds=self.feeds, signature=self.signature,
+                                variant=variant, model=self.model, **kwargs)
+
+    @property
+    def onnx(self) -> Path:
+        return self.artifacts["onnx"]
+
+    def tflite(self, variant: str = "float32") -> Path:
+        return self.artifacts[f"tflite {variant}"]
+
+
+def convert(path: Path, out: Path, variants: list[str]) -> Converted:
+    from studio.formats import detect
+    from studio.inputs import make_inputs
+    from studio.jobs.handlers import run_request
+    from studio.jobs.protocol import ConvertRequest
+    from studio.jobs.record import JobRecord
+    from studio.options import ConvertOptions, InputOptions
+    from studio.pipeline import _resolved_signature
+    from studio.runtimes import open_runtime
+
+    source = detect(path)
+    record = JobRecord()
+    code = run_request(ConvertRequest(source=source.to_dict(), out_dir=str(out),
+                                      options=ConvertOptions(targets=["onnx", "tflite"], variants=variants)),
+                       record.apply)
+    assert code == 0, record.error
+    runtime = open_runtime(source)
+    signature = _resolved_signature(source, runtime, InputOptions())
+    converted = Converted(source, signature, make_inputs(signature.inputs, seed=0), out, record.report(),
+                          runtime.model)
+    for artifact in record.artifacts:
+        converted.artifacts[f"{artifact['kind']} {artifact['variant']}" if artifact["kind"] == "tflite"
+                            else artifact["kind"]] = Path(artifact["path"])
+    return converted
+
+
+@pytest.fixture(scope="session")
+def explain_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("explain")
+
+
+@pytest.fixture(scope="session")
+def cnn(explain_root) -> Converted:
+    import torch
+
+    model, image = torch_cnn()
+    path = explain_root / "cnn.pt2"
+    torch.export.save(torch.export.export(model, (image,)), path)
+    return convert(path, explain_root / "cnn", ["float32", "int8"])
+
+
+@pytest.fixture(scope="session")
+def attention(explain_root) -> Converted:
+    import torch
+
+    model, tokens = torch_attention()
+    path = explain_root / "attention.pt2"
+    torch.export.save(torch.export.export(model, (tokens,)), path)
+    return convert(path, explain_root / "attention", ["float32"])
+
+
+@pytest.fixture(scope="session")
+def kcnn(explain_root) -> Converted:
+    path = explain_root / "kcnn.keras"
+    keras_cnn().save(path)
+    return convert(path, explain_root / "kcnn", ["float32"])
