@@ -1,7 +1,8 @@
 """Render the main window offscreen, with the sample model really converted and compared.
 
     ./scripts/screenshots OUTDIR [WIDTHxHEIGHT]   ->  OUTDIR/main.png, graph.png, compare.png, jobs.png,
-                                                     and compare_artifact.png (one artifact selected)
+                                                     compare_artifact.png (one artifact selected) and layers.png
+                                                     (its float16 TFLite explained layer by layer)
 
 The window is 1400x900 unless a size is given (1280x800 is the smallest the layout is checked at).
 """
@@ -77,7 +78,17 @@ def main() -> int:
     window.sidebar.setCurrentItem(source_item)
     settle(app, 2)
     window.grab().save(str(out / "compare.png"))
-    for name in ("main", "graph", "compare", "compare_artifact", "jobs"):
+    float16 = next((i for i, a in enumerate(artifacts) if a and a.get("kind") == "tflite" and
+                    a.get("variant") == "float16"), tflite)
+    window.sidebar.setCurrentItem(source_item.child(float16))
+    explain = window.explainer.explain()             # the Layers tab: per-layer errors, graphs coloured by them
+    wait_until(app, lambda: explain.finished, 300, "the explain job")
+    if explain.state != "done":
+        raise SystemExit(f"screenshots: the explain job failed: {explain.error}")
+    window.show_tab(window.TAB_LAYERS)
+    settle(app, 6)
+    window.grab().save(str(out / "layers.png"))
+    for name in ("main", "graph", "compare", "compare_artifact", "jobs", "layers"):
         print(out / f"{name}.png")
     window.close()
     return 0

@@ -40,21 +40,26 @@ def run_explain(req: ExplainRequest, emit: Emit) -> int:
         feeds, _ = _reference_outputs(job, options, signature, reference)
     model = getattr(reference, "model", None)
     del reference
-    scratch = Path(tempfile.mkdtemp(prefix="studio-explain-"))
+    # the runner's staging folder (it removes it even when the worker is killed), or our own in-process
+    scratch = Path(req.staging_dir) if req.staging_dir else Path(tempfile.mkdtemp(prefix="studio-explain-"))
+    scratch.mkdir(parents=True, exist_ok=True)
     try:
         onnx_path = _onnx_beside(artifacts, source)
         if not artifacts or onnx_path is None:
-            made, onnx_path = _make(job, source, signature, model, options, scratch, tflite=not artifacts)
+            held = [model]   # the export lets it go: explain then loads the source again
+            model = None
+            made, onnx_path = _make(job, source, signature, held, options, scratch, tflite=not artifacts)
             artifacts = artifacts or made
-        model = None
-        reports = explain_each(job, source, signature, feeds, onnx_path, artifacts, options)
+        reports = explain_each(job, source, signature, feeds, onnx_path, artifacts, options, model=model,
+                               samples_dir=req.samples_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0 if all(_clean(r) for r in reports) else 1
 
 
 def explain_each(job: JobSteps, source: Source, signature: Signature, feeds: dict, onnx_path: Path,
-                 artifacts: list[Path], options: InputOptions, label: Callable[[Path], str] = str) -> list[dict]:
+                 artifacts: list[Path], options: InputOptions, label: Callable[[Path], str] = str,
+                 model=None, samples_dir: str | None = None) -> list[dict]:
     """Explain every artifact against the source, one stage each; emits and returns their layer reports."""
     from studio.explain import explain_artifact
 
@@ -63,8 +68,9 @@ def explain_each(job: JobSteps, source: Source, signature: Signature, feeds: dic
         variant = getattr(options, "variant", None) or guess_variant(artifact.name)
         with job.stage(f"explain {artifact.name}"):
             report = explain_artifact(source, artifact, onnx_path=onnx_path, feeds=feeds, signature=signature,
-                                      variant=variant, atol=options.atol, rtol=options.rtol,
-                                      progress=job.progress, log=job.log, top=getattr(options, "top", 10))
+                                      variant=variant, atol=options.atol, rtol=options.rtol, model=model,
+                                      progress=job.progress, log=job.log, top=getattr(options, "top", 10),
+                                      samples_dir=Path(samples_dir) / str(len(reports)) if samples_dir else None)
             data = report.to_dict()
             data["candidate"] = label(artifact)
             job.emit(LayersExplained(layers=data))
@@ -105,7 +111,7 @@ def _onnx_beside(artifacts: list[Path], source: Source) -> Path | None:
     return None
 
 
-def _make(job: JobSteps, source: Source, signature: Signature, model, options: InputOptions, scratch: Path,
+def _make(job: JobSteps, source: Source, signature: Signature, held: list, options: InputOptions, scratch: Path,
           tflite: bool) -> tuple[list[Path], Path]:
     """The source's ONNX (and a float32 TFLite) in the scratch folder, made by the convert job's own stages."""
     from studio.stages.registry import plan
@@ -115,7 +121,7 @@ def _make(job: JobSteps, source: Source, signature: Signature, model, options: I
                              input_dtypes=options.input_dtypes, seed=options.seed)
     final = scratch / "out"
     final.mkdir()
-    made, onnx_path = run_stages(job, source, signature, plan(source.format, targets), convert, model, scratch, final)
+    made, onnx_path = run_stages(job, source, signature, plan(source.format, targets), convert, held, scratch, final)
     tflites = [Path(a.path) for a in made if a.kind == "tflite"]
     onnx = next((Path(a.path) for a in made if a.kind == "onnx"), onnx_path)
     explained = [*([onnx] if onnx != source.path else []), *tflites]   # an ONNX source is not its own artifact

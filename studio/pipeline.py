@@ -123,8 +123,9 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
 
     if source.format is Format.ONNX and "onnx" in options.targets:
         job.log("the source is already ONNX: no ONNX artifact to make")
-    artifacts, onnx_path = run_stages(job, source, signature, stages, options, model, staging, final_dir)
-    model = None
+    held = [model]   # run_stages empties it once the source is exported: then nothing holds the model
+    del model
+    artifacts, onnx_path = run_stages(job, source, signature, stages, options, held, staging, final_dir)
     for artifact in artifacts:
         job.emit(ArtifactWritten(artifact={**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)}))
 
@@ -152,10 +153,13 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     return 0 if passed else 1
 
 
-def run_stages(job: JobSteps, source: Source, signature: Signature, stages: list, options: ConvertOptions, model,
-               staging: Path, final_dir: Path) -> tuple[list[Artifact], Path]:
+def run_stages(job: JobSteps, source: Source, signature: Signature, stages: list, options: ConvertOptions,
+               held: list, staging: Path, final_dir: Path) -> tuple[list[Artifact], Path]:
     """Run the plan's stages in order. Returns the artifacts the options want (moved into final_dir) and the ONNX
-    the later stages read (the source itself when it is ONNX). The source model is let go once it is exported."""
+    the later stages read (the source itself when it is ONNX).
+
+    held: [the loaded source model] or [None]. It is emptied once the source is exported, so a large model is
+    not in memory beside the converters (the caller must hold no other reference)."""
     from studio.stages.base import StageContext
 
     artifacts: list[Artifact] = []
@@ -167,10 +171,11 @@ def run_stages(job: JobSteps, source: Source, signature: Signature, stages: list
             reads_source = source.format.value in stage.consumes
             ctx = StageContext(source=source, signature=signature, input_path=input_path, work_dir=work,
                                options=options, log=job.log, progress=job.progress, previous=list(artifacts),
-                               model=model if reads_source else None, log_dir=final_dir / "logs")
+                               model=held[0] if held and reads_source else None, log_dir=final_dir / "logs")
             made = stage.run(ctx)
         if reads_source:
-            ctx = model = None
+            ctx = None
+            held.clear()
             gc.collect()
         for artifact in made:
             if artifact.kind in options.targets:

@@ -7,8 +7,6 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from studio_cli import run_studio
 
 RANDOM = os.urandom(4096)

@@ -22,8 +22,10 @@ from typing import Any, Callable
 import numpy as np
 
 from studio.errors import StudioError, one_line
+from studio.explain.diagnosis import diagnose_float16
+from studio.explain.samples import SampleKeeper
 from studio.explain.layer_diff import LayerReport, LayerRow, finish, measure
-from studio.explain.layer_map import OnnxGraph, SideMap, Unpaired, fits
+from studio.explain.layer_map import OnnxGraph, SideMap, Unpaired, fits, settle_chains
 from studio.explain.model_explorer import model_explorer_json
 from studio.formats import Format, Source
 from studio.signature import Signature
@@ -38,14 +40,15 @@ def explain_artifact(source: Source, artifact: Path, *, onnx_path: Path, feeds: 
                      signature: Signature, variant: str, atol: float | None = None, rtol: float | None = None,
                      model: Any = None, correspondence: Path | None = None,
                      progress: Callable[[float, str], None] = lambda f, m: None,
-                     log: Callable[[str], None] = lambda m: None, top: int = 10) -> LayerReport:
+                     log: Callable[[str], None] = lambda m: None, top: int = 10,
+                     samples_dir: Path | None = None) -> LayerReport:
     """The per-layer comparison of one artifact (ONNX or TFLite) with its source, on the given feeds.
 
     feeds: keyed by the source signature's input names, in the source's layout. onnx_path: the source's ONNX
     export (the source itself when it is ONNX). correspondence: onnx2tf's tensor correspondence report for a
     TFLite (default: <stem>.tensor_correspondence.json beside it, or one of the same conversion). Raises
     StudioError (one line) for an artifact not made from this source, unreadable intermediates, or inputs that
-    do not fit.
+    do not fit. samples_dir: where the tensors of the first divergent and worst layers are saved (for plots).
     """
     from studio.compare import tolerance_for
     from studio.formats import detect
@@ -73,6 +76,7 @@ def explain_artifact(source: Source, artifact: Path, *, onnx_path: Path, feeds: 
     log(f"explain {artifact.name}: the source pairs with {reference.side.fraction(graph):.0%} of the ONNX values, "
         f"the artifact with {candidate.side.fraction(graph):.0%}")
 
+    settle_chains(graph, reference.side, candidate.side)
     planned = [v for v in graph.values if v.name in reference.side.partners and v.name in candidate.side.partners]
     by_key: dict[str, list[str]] = {}
     for value in planned:
@@ -81,17 +85,26 @@ def explain_artifact(source: Source, artifact: Path, *, onnx_path: Path, feeds: 
     candidate.run(feeds, signature, [candidate.side.partners[v.name].key for v in planned])
 
     results: dict[str, dict | str] = {}
+    shown = [0.0]
+    keeper = SampleKeeper(Path(samples_dir) if samples_dir else None, top)
 
     def on_tap(key: str, array: np.ndarray) -> None:
         for name in by_key.get(key, ()):
             value = graph.by_name[name]
+            partner = candidate.side.partners[name]
             try:
-                theirs = candidate.get(candidate.side.partners[name].key)
+                theirs = candidate.get(partner.key)
             except _Unreadable as exc:
                 results[name] = str(exc)
                 continue
+            if partner.reshape is not None and theirs.size == int(np.prod(partner.reshape)):
+                theirs = theirs.reshape(partner.reshape)
             results[name] = measure(array, theirs, tolerance, judge_top1=value.is_output)
-            progress(0.4 + 0.55 * len(results) / max(1, len(planned)), f"compared {len(results)} of {len(planned)} layers")
+            keeper.offer(name, array, theirs, results[name])
+            done = len(results) / max(1, len(planned))
+            if done - shown[0] >= 0.02 or done == 1.0:   # a progress event every 2%, not one per layer
+                shown[0] = done
+                progress(0.4 + 0.55 * done, f"compared {len(results)} of {len(planned)} layers")
 
     progress(0.4, "running the source layer by layer")
     reference.run(feeds, set(by_key), on_tap)
@@ -109,15 +122,20 @@ def explain_artifact(source: Source, artifact: Path, *, onnx_path: Path, feeds: 
             unpaired.append(Unpaired(value.name, "onnx", why))
             continue
         report.rows.append(_row(len(report.rows), value, reference.side, candidate.side, graph, result))
+    if not planned:
+        report.notes.append("no ONNX value pairs with both the source and the artifact: nothing was compared")
     if planned and unreadable == len(planned):
         raise StudioError(f"{artifact.name}: none of its intermediate tensors can be read after a run "
                           f"(LiteRT keeps none of them): per-layer comparison is not available for it")
     report.unpaired = _merged(unpaired)
     report.paired = {"reference": round(reference.side.fraction(graph), 4),
                      "candidate": round(candidate.side.fraction(graph), 4)}
-    report.notes = list(dict.fromkeys([*notes, *reference.notes, *reference.side.notes, *candidate.side.notes,
+    report.notes = list(dict.fromkeys([*report.notes, *notes, *reference.notes, *reference.side.notes,
+                                       *candidate.side.notes,
                                        *_coverage_notes(graph, reference.side, candidate.side, len(report.rows))]))
     finish(report, graph, top)
+    diagnose_float16(report, onnx_path)
+    keeper.keep_for(report)
     progress(1.0, "per-layer comparison done")
     return report
 
@@ -206,7 +224,8 @@ class _Reference:
         except taps._Untraceable as exc:
             why = f"{exc}: only the source's graph outputs are compared"
         else:
-            why = "SavedModel source: only graph outputs can be captured"
+            kind = "SavedModel" if source.format is Format.SAVEDMODEL else source.format.value
+            why = f"{kind} source: only graph outputs can be captured"
         self.taps = taps.OutputTaps(source, model, signature)
         self.taps.discover(feeds)
         self.side = layer_map.pair_outputs_only(graph, self.taps.outputs, why)
@@ -235,8 +254,6 @@ class _Reference:
             values = self.onnx.run(feeds, self.signature, sorted(wanted))
             for key in [k for k in values if k in wanted]:
                 on_tap(key, values.pop(key))
-        elif hasattr(self.taps, "program"):
-            self.taps.run(feeds, self.signature, wanted, on_tap)
         else:
             self.taps.run(feeds, wanted, on_tap)
 
@@ -295,7 +312,8 @@ def _check_from_this_source(artifact: Path, graph: OnnxGraph, side: SideMap, sha
         left.remove(match)
     fraction = side.fraction(graph)
     if fraction < MIN_PAIRED:
-        hint = "" if has_report else " (it has no tensor correspondence report, and its tensor names differ)"
+        hint = "" if has_report else (" (it has no tensor correspondence report, which onnx2tf's TF-converter path "
+                                      "does not write, and its tensor names are not the ONNX's)")
         raise StudioError(f"{artifact.name}: only {fraction:.0%} of the source ONNX's values pair with its tensors "
                           f"(at least {MIN_PAIRED:.0%} needed): it is not a conversion of this source, or its "
                           f"intermediate tensors cannot be told apart{hint}")

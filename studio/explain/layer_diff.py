@@ -48,6 +48,7 @@ class LayerRow:
     error_ratio: float | None = None
     passed: bool = False
     growth_db: float | None = None
+    weight_snr_db: float | None = None   # float16: its weights' SNR after rounding to float16 (diagnosis.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +73,7 @@ class LayerReport:
     growth: list[int] = field(default_factory=list)
     paired: dict[str, float] = field(default_factory=lambda: {"reference": 0.0, "candidate": 0.0})
     notes: list[str] = field(default_factory=list)
+    samples: dict[str, dict[str, str]] = field(default_factory=dict)   # row index -> reference/candidate .npy
 
     @property
     def passed(self) -> bool:
@@ -82,14 +84,15 @@ class LayerReport:
                 "tolerance": self.tolerance.to_dict(), "rows": [row.to_dict() for row in self.rows],
                 "unpaired": [dict(u) for u in self.unpaired], "first_divergent": self.first_divergent,
                 "worst": list(self.worst), "growth": list(self.growth), "paired": dict(self.paired),
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "samples": dict(self.samples)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LayerReport":
         return cls(d["reference"], d["candidate"], d.get("variant", "float32"),
                    Tolerance.from_dict(d.get("tolerance") or {}), [LayerRow.from_dict(r) for r in d.get("rows", [])],
                    [dict(u) for u in d.get("unpaired", [])], d.get("first_divergent"), list(d.get("worst", [])),
-                   list(d.get("growth", [])), dict(d.get("paired") or {}), list(d.get("notes", [])))
+                   list(d.get("growth", [])), dict(d.get("paired") or {}), list(d.get("notes", [])),
+                   dict(d.get("samples") or {}))
 
 
 # ---------------------------------------------------------------- one pair
@@ -125,7 +128,8 @@ def _ratio(reference: np.ndarray, candidate: np.ndarray, diff: Any, tol: Toleran
         error = np.abs(candidate.astype(np.float64) - ref)
         allowed = (tol.atol or 0.0) + (tol.rtol or 0.0) * np.abs(ref)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(allowed > 0, error / np.where(allowed > 0, allowed, 1.0), np.where(error > 0, RATIO_CAP, 0.0))
+            ratio = np.where(allowed > 0, error / np.where(allowed > 0, allowed, 1.0),
+                             np.where(error > 0, RATIO_CAP, 0.0))
         ratios.append(float(ratio.max()))
     if tol.min_cosine is not None and diff.cosine is not None:
         ratios.append(_margin(1.0 - diff.cosine, 1.0 - tol.min_cosine))

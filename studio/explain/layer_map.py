@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from studio.compare import shapes_compatible
 from studio.errors import StudioError, one_line
 
@@ -147,6 +149,7 @@ class Partner:
     key: str                  # the tap's key (FX node, Keras layer call, TFLite tensor, ONNX value name)
     node: str                 # the node or layer name in that graph (shown, and used for Model Explorer)
     shape: Shape | None = None
+    reshape: Shape | None = None   # read the tensor in this shape (a reshape the converter dropped)
 
 
 @dataclass
@@ -168,7 +171,6 @@ class SideMap:
     unpaired: list[Unpaired] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     chains: dict[str, list[str]] = field(default_factory=dict)   # chain end -> its members, in graph order
-    chain_ops: dict[str, str] = field(default_factory=dict)      # chain end -> the artifact's op ("CONV_2D")
 
     def fraction(self, graph: OnnxGraph) -> float:
         """The share of the hub's values this side holds, directly or as part of a unit compared as one."""
@@ -193,10 +195,16 @@ def _cover_or_list(graph: OnnxGraph, side: SideMap, unit_of: dict[str, str], wha
         if value.name in side.partners:
             continue
         unit = unit_of.get(value.name)
+        data = value.inputs[0] if value.inputs else ""
+        held = data if data in side.partners else side.covered.get(data)
         if unit is not None and unit in paired_units:
             side.covered[value.name] = paired_units[unit]
             side.unpaired.append(Unpaired(value.name, "onnx", f"no {what} tensor: inside {unit}, compared at "
                                                                f"{paired_units[unit]}"))
+        elif value.op in LAYOUT_OPS and held is not None:   # a converter's transpose between two layers
+            side.covered[value.name] = held
+            side.unpaired.append(Unpaired(value.name, "onnx", f"no {what} tensor: a layout change ({value.op}) of "
+                                                               f"{data}, compared at {held}"))
         else:
             side.unpaired.append(Unpaired(value.name, "onnx", f"no {what} tensor holds it"
                                           + (f" (inside {unit}, which pairs with no ONNX value)" if unit else "")))
@@ -313,7 +321,7 @@ def pair_by_names(graph: OnnxGraph, others: dict[str, tuple[str, Shape | None]],
             side.unpaired.append(Unpaired(value.name, "onnx", f"the {what} has no value of that name"))
         elif not fits(value.shape, other[1]):
             side.unpaired.append(Unpaired(value.name, "onnx", f"the {what}'s value of that name has shape "
-                                                               f"{list(other[1] or [])}, not {list(value.shape or [])}"))
+                                          f"{list(other[1] or [])}, not {list(value.shape or [])}"))
         else:
             side.partners[value.name] = Partner(value.name, other[0], other[1])
     return side
@@ -387,6 +395,8 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
             guess = _guess_tensor(value, tensors)
             if guess is not None:
                 resolved[value.name] = (guess, "name")
+            elif _dropped_reshape(value, tensors.get(name), record):
+                resolved[value.name] = (name, "reshape")
             elif record.get("status") == "missing" or not record.get("exists_in_final_model"):
                 reasons[value.name] = f"not in the TFLite file ({report_name or 'the correspondence report'} " \
                                       f"says {record.get('status') or 'missing'})"
@@ -404,11 +414,11 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
     inferred = 0
     for tensor, members in groups.items():
         end = members[-1]
-        side.partners[end] = Partner(tensor, tensor, tensors[tensor].shape)
+        reshape = graph.by_name[end].shape if resolved[end][1] == "reshape" else None
+        side.partners[end] = Partner(tensor, tensor, tensors[tensor].shape, reshape)
         inferred += resolved[end][1] == "name" and records is not None
         if len(members) > 1:
             side.chains[end] = members
-            side.chain_ops[end] = tensors[tensor].op or "?"
             fused = "+".join([tensors[tensor].op or "?", *(graph.by_name[m].op.upper() for m in members[1:])])
             for member in members[:-1]:
                 side.covered[member] = end
@@ -439,6 +449,16 @@ def _input_layout_changes(graph: OnnxGraph) -> dict[str, str]:
     return found
 
 
+def _dropped_reshape(value: OnnxValue, tensor: TfliteTensor | None, record: dict) -> bool:
+    """A Reshape (Squeeze, Unsqueeze, Flatten) onnx2tf dropped: its TFLite tensor holds the same elements in the
+    same order (not moved to channels-last), in the shape before the reshape."""
+    if tensor is None or value.shape is None or value.op not in LAYOUT_OPS - {"Transpose", "Identity"}:
+        return False
+    if not record.get("exists_in_final_model") or record.get("assume_channel_last_layout"):
+        return False
+    return int(np.prod(value.shape)) == int(np.prod(tensor.shape))
+
+
 def _guess_tensor(value: OnnxValue, tensors: dict[str, TfliteTensor]) -> str | None:
     """The tensor onnx2tf's direct writer names after an ONNX node or value, when its report lost track."""
     from studio.stages.backends import onnx2tf_name
@@ -449,3 +469,34 @@ def _guess_tensor(value: OnnxValue, tensors: dict[str, TfliteTensor]) -> str | N
         if tensor is not None and tensor.op is not None and fits(value.shape, tensor.shape):
             return name
     return None
+
+
+def settle_chains(graph: OnnxGraph, reference: SideMap, candidate: SideMap) -> None:
+    """A fused chain whose last value has no source tensor, but ends in layout ops (Transpose, Reshape...) after a
+    value that has one, is compared at that value: the artifact's tensor holds the same numbers, laid out anew
+    (tf2onnx's NCHW -> NHWC transposes after a layer's last op)."""
+    for end, members in list(candidate.chains.items()):
+        if end in reference.partners:
+            continue
+        partner = candidate.partners[end]
+        for position in range(len(members) - 2, -1, -1):
+            name = members[position]
+            if any(graph.by_name[m].op not in LAYOUT_OPS for m in members[position + 1:]):
+                break
+            if name in reference.partners and partner.reshape is None and fits(graph.shape_of(name), partner.shape):
+                candidate.partners[name] = candidate.partners.pop(end)
+                candidate.chains.pop(end)
+                if position:
+                    candidate.chains[name] = members[:position + 1]
+                candidate.covered.pop(name, None)
+                candidate.covered[end] = name
+                layout = "+".join(graph.by_name[m].op for m in members[position + 1:])
+                candidate.unpaired = [u for u in candidate.unpaired if u.name not in members or u.side != "onnx"]
+                fused = f"fused into {name}" if position else ""
+                for member in members[:position]:
+                    candidate.unpaired.append(Unpaired(member, "onnx", fused))
+                for member in members[position + 1:]:
+                    candidate.unpaired.append(Unpaired(member, "onnx", f"held by the same TFLite tensor as {name} "
+                                                                       f"(a {layout} the converter folded in), "
+                                                                       f"compared at {name}"))
+                break

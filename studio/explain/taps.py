@@ -26,7 +26,7 @@ import numpy as np
 
 from studio.errors import StudioError, one_line
 from studio.explain.layer_map import FxNode, KerasCall, Shape, TfliteTensor
-from studio.formats import Format, Source
+from studio.formats import Source
 from studio.signature import Signature, TensorSpec
 
 OnTap = Callable[[str, np.ndarray], None]
@@ -70,6 +70,7 @@ class TorchTaps:
         from studio.loaders import load_torch, user_code_of
 
         loaded = model if model is not None else load_torch(source)
+        self.signature = signature
         self.notes: list[str] = []
         args = [torch.from_numpy(np.array(a, copy=True)) for a in _ordered(signature.inputs, feeds)]
         with user_code_of(loaded):
@@ -81,7 +82,6 @@ class TorchTaps:
                       if n.op in ("call_function", "call_method", "call_module") and _is_tensor(n.meta.get("val"))]
         output = next(n for n in graph.nodes if n.op == "output")
         self.outputs = [getattr(a, "name", "") for a in _flat(output.args[0])]
-        self.input_names = [n.name for n in graph.nodes if n.op == "placeholder"]
 
     @staticmethod
     def _program(loaded: Any, args: tuple) -> Any:
@@ -106,12 +106,12 @@ class TorchTaps:
                 failures.append(one_line(exc, 150))
         raise _Untraceable(f"torch.export failed: {failures[-1]}")
 
-    def run(self, feeds: dict[str, np.ndarray], signature: Signature, wanted: set[str], on_tap: OnTap) -> None:
+    def run(self, feeds: dict[str, np.ndarray], wanted: set[str], on_tap: OnTap) -> None:
         import torch
 
         from studio.runtimes.torch_rt import _to_numpy
 
-        args = [torch.from_numpy(np.array(a, copy=True)) for a in _ordered(signature.inputs, feeds)]
+        args = [torch.from_numpy(np.array(a, copy=True)) for a in _ordered(self.signature.inputs, feeds)]
 
         class Tapping(torch.fx.Interpreter):
             def run_node(self, node):
@@ -120,13 +120,19 @@ class TorchTaps:
                     on_tap(node.name, _to_numpy(result))
                 return result
 
+        # One torch thread: between two nodes the comparison runs numpy (BLAS), and torch's idle OpenMP workers
+        # spin-waiting beside it slowed the comparisons tenfold on 2 cores (ViT-S: 11 s -> 1 s).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         try:
-            with torch.no_grad(), quiet():
+            with torch.no_grad():
                 Tapping(self.module).run(*args)
         except StudioError:
             raise
         except Exception as exc:
             raise StudioError(f"the source does not run node by node on these inputs: {one_line(exc, 300)}") from exc
+        finally:
+            torch.set_num_threads(threads)
 
 
 class _Untraceable(StudioError):
@@ -140,7 +146,8 @@ def _as_exporter_sees_it(program: Any, notes: list[str]) -> Any:
         from torch.onnx._internal.exporter import _core, _registration
 
         with quiet():
-            return _core._prepare_exported_program_for_export(program, registry=_registration.ONNXRegistry.from_torchlib())
+            registry = _registration.ONNXRegistry.from_torchlib()
+            return _core._prepare_exported_program_for_export(program, registry=registry)
     except Exception as exc:   # a private API: a torch without it still pairs the names it shares
         notes.append(f"the exporter's decompositions could not be replayed ({one_line(exc, 150)}): "
                      f"FX nodes pair by the names they had before them")
@@ -201,18 +208,14 @@ class KerasTaps:
 
         @tf.function(input_signature=specs)
         def traced(*args):
-            model_(args[0] if len(args) == 1 else list(args), training=False)
-            taps = {}
-            for key, record in self._keys(records):
-                taps[key] = record
-            return taps
+            model_(args[0] if len(args) == 1 else list(args), training=False)   # as tf2onnx calls it
+            return dict(self._keys(records))
 
         try:
             with _wrapped_calls(layers, records), quiet():
                 self.function = traced.get_concrete_function()
         except Exception as exc:
-            raise StudioError(f"{source.spec}: the Keras model could not be traced layer by layer: "
-                              f"{one_line(exc, 300)}") from exc
+            raise _Untraceable(f"the Keras model could not be traced layer by layer: {one_line(exc, 300)}") from exc
 
     def _keys(self, records: list[tuple[str, int, str, Any]]) -> Iterator[tuple[str, Any]]:
         import tensorflow as tf
@@ -411,6 +414,12 @@ class TfliteTaps:
         if flex:
             raise NeedsFlexDelegate(self.path, flex)
         writer = {int(t): op["op_name"] for op in ops for t in op.get("outputs", []) if int(t) >= 0}
+        inputs = {int(d["index"]) for d in it.get_input_details()}
+        for op in ops:   # ops that read only constants (a float16 file's weight DEQUANTIZEs) make constants
+            reads = [int(i) for i in op.get("inputs", []) if int(i) >= 0]
+            if reads and all(i not in inputs and i not in writer for i in reads):
+                for t in op.get("outputs", []):
+                    writer.pop(int(t), None)
         try:
             it.allocate_tensors()
             details = it.get_tensor_details()

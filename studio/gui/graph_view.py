@@ -30,7 +30,8 @@ def webengine_problem() -> str | None:
 
 class GraphPlaceholder(QLabel):
     """What the Graph tab shows without Qt WebEngine: the model's name and why there is no graph. Same API as
-    netron_view.GraphView's show_model / show_side_by_side / set_error_colors / select_nodes / shutdown."""
+    netron_view.GraphView's show_model / show_side_by_side / set_error_colors / select_nodes /
+    set_legends_visible / shutdown."""
 
     def __init__(self, reason: str, parent=None):
         super().__init__(parent)
@@ -50,6 +51,9 @@ class GraphPlaceholder(QLabel):
         pass   # no graph to colour (the Layers tab's table still shows every error)
 
     def select_nodes(self, names: dict) -> None:
+        pass
+
+    def set_legends_visible(self, on: bool) -> None:
         pass
 
     def shutdown(self) -> None:

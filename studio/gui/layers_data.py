@@ -103,7 +103,7 @@ def legend_position(ratio: float) -> float:
 
 def legend(scheme: str = "light") -> dict:
     """What a graph pane draws as its legend: the gradient's stops and the ticks, with their labels."""
-    return {"title": "error ÷ tolerance (over 1: fails)",
+    return {"title": "error ÷ tolerance",
             "stops": [[round(position, 4), color] for position, color in legend_stops()],
             "ticks": [[round(legend_position(t), 4), ratio_text(t)] for t in LEGEND_TICKS],
             "neutral": NEUTRAL_NODE[0], "neutral_text": "not compared", "scheme": scheme}

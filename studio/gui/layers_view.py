@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import (QAbstractTableModel, QEvent, QItemSelectionModel, QModelIndex, QPointF, QRectF,
+from PySide6.QtCore import (QAbstractTableModel, QEvent, QItemSelectionModel, QModelIndex, QPointF, QRectF, QSize,
                             QSortFilterProxyModel, Qt, Signal)
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QLinearGradient, QPainter, QPainterPath, QPalette, QPen, \
     QPixmap
@@ -42,19 +42,24 @@ NO_SAMPLES_NOTE = "Tensors are kept for the first divergent and worst layers onl
 
 
 class Column:
-    INDEX, LAYER, OP, SHAPE, ERROR, MAX_ABS, COSINE, SNR, GROWTH, VERDICT = range(10)
-    TITLES = ("#", "Layer", "Op", "Shape", "Error ÷ tolerance", "Max abs", "Cosine", "SNR", "SNR lost", "Verdict")
+    """The table's columns. The verdict and the error bar sit beside the layer's name, so a narrow window that
+    scrolls the other metrics sideways still shows them."""
+
+    INDEX, LAYER, OP, ERROR, VERDICT, SHAPE, MAX_ABS, COSINE, SNR, GROWTH = range(10)
+    TITLES = ("#", "Layer", "Op", "Error ÷ tol.", "Verdict", "Shape", "Max abs", "Cosine", "SNR", "SNR lost")
     TIPS = ("Position in the graph (click to sort back into graph order)",
             "The layer in the source graph (its ONNX and artifact names are in the tooltip)",
             "ONNX op, or the fused chain compared at its output (Conv+Relu)",
-            "Shape of the compared tensor",
             "The layer's error over its variant's tolerance, on a log scale: the tick is 1 (the tolerance); "
             "green passes with room, yellow only just, orange and red fail",
+            "PASS when the layer's error is within the tolerance",
+            "Shape of the compared tensor",
             "Largest |artifact − source| of the layer's tensor",
             "Cosine similarity of the two tensors (1 = same direction)",
             "Signal-to-noise ratio of the artifact's tensor against the source's",
-            "int8: SNR the layer itself loses (error growth); the largest are where quantisation hurts most",
-            "PASS when the layer's error is within the tolerance")
+            "int8: SNR the layer itself loses (error growth); the largest are where quantisation hurts most")
+    WIDTHS = {OP: 84, ERROR: 110, VERDICT: 64, SHAPE: 92, MAX_ABS: 68, COSINE: 72, SNR: 66, GROWTH: 70}
+    LAYER_MIN, LAYER_MAX = 130, 320      # px: the name takes what is left, within these
 
 
 def _float(value, default: float = math.nan) -> float:
@@ -304,15 +309,14 @@ class ErrorLegend(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumWidth(190)
-        self.setFixedHeight(28)
+        self.setFixedSize(290, 28)
         self.setToolTip("Error ÷ tolerance of each layer, on a log scale: up to 1 the layer passes. The bars, the "
                         "graphs' nodes and Model Explorer's export use these colours; grey nodes are not compared.")
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        left, width = 4.0, self.width() - 12.0
+        left, width = 4.0, 180.0
         bar = QRectF(left, 3, width, 9)
         gradient = QLinearGradient(bar.left(), 0, bar.right(), 0)
         for position, color in data.legend_stops():
@@ -332,6 +336,13 @@ class ErrorLegend(QWidget):
             painter.setPen(text)
             label = data.ratio_text(ratio)
             painter.drawText(QRectF(x - 20, bar.bottom() + 1, 40, 14), int(Qt.AlignmentFlag.AlignHCenter), label)
+        swatch = QRectF(bar.right() + 12, bar.top(), 9, 9)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(data.NEUTRAL_NODE[0]))
+        painter.drawRect(swatch)
+        painter.setPen(text)
+        painter.drawText(QRectF(swatch.right() + 4, 0, self.width() - swatch.right() - 4, 16),
+                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), "not compared")
         painter.end()
 
 
@@ -435,6 +446,14 @@ class LayerPlots(QWidget):
 # ---------------------------------------------------------------- the tab
 
 
+class _CompactSplitter(QSplitter):
+    """Table above graphs. It asks for no more height than its minimum, so the tab's scroll area (which sizes a view
+    with wrapped labels to its preferred height) fills the window and scrolls only when the window is too small."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(super().sizeHint().width(), self.minimumSizeHint().height())
+
+
 class LayersView(QWidget):
     """Header, table and plots of one per-layer report; the graphs are put in `graph_holder` by the window."""
 
@@ -505,10 +524,12 @@ class LayersView(QWidget):
             self.row_selected.emit(None)
             return
         self.stack.setCurrentWidget(self.table)
+        self.plots.setVisible(self.has_samples)       # no tensors kept: the graphs get the room
         if not self.model.rows:
             self.placeholder.setText(message or "The report has no paired layers: see its notes above.")
             self.stack.setCurrentWidget(self.placeholder)
         self._fit_columns()
+        self._fit_table_pane()
         start = data.first_divergent(report) or (data.ranked(report, "worst") or [None])[0]
         if start is not None:
             self.select_index(int(start["index"]))
@@ -532,6 +553,11 @@ class LayersView(QWidget):
             else:
                 break
         return False
+
+    @property
+    def has_samples(self) -> bool:
+        """Whether the report kept the tensors of any layer (for the plots)."""
+        return bool((self.report or {}).get("samples"))
 
     def set_failing_only(self, on: bool) -> None:
         self.failing_only.setChecked(on)
@@ -558,45 +584,40 @@ class LayersView(QWidget):
         self.export_button = QPushButton("Export for Model Explorer…")
         self.export_button.setToolTip("Write the per-layer errors as Model Explorer node data: one file for the "
                                       "source's graph, one for the artifact's")
+        self.details_button = QToolButton()      # "2 notes · 3 unpaired": opens the notes and every reason
+        self.details_button.setCheckable(True)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setAutoRaise(True)
+        self.details_button.toggled.connect(self._toggle_details)
         self.busy_label = QLabel()
+        self.busy_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens
         self.busy_label.hide()
         header = QHBoxLayout()
         header.addWidget(title)
         header.addSpacing(10)
         header.addWidget(QLabel("Artifact"))
         header.addWidget(self.artifact_combo)
-        header.addWidget(self.busy_label)
+        header.addSpacing(6)
+        header.addWidget(self.details_button)
+        header.addWidget(self.busy_label, 1)
         header.addStretch(1)
         header.addWidget(self.explain_button)
-        header.addWidget(self.export_button)
 
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.unpaired_button = QToolButton()
-        self.unpaired_button.setCheckable(True)
-        self.unpaired_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.unpaired_button.setArrowType(Qt.ArrowType.RightArrow)
-        self.unpaired_button.setAutoRaise(True)
-        self.unpaired_button.toggled.connect(self._toggle_unpaired)
-        summary_row = QHBoxLayout()
-        summary_row.addWidget(self.summary_label, 1)
-        summary_row.addWidget(self.unpaired_button, 0, Qt.AlignmentFlag.AlignTop)
-        self.unpaired_list = QPlainTextEdit()
-        self.unpaired_list.setReadOnly(True)
-        self.unpaired_list.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.unpaired_list.setMaximumHeight(90)
-        self.unpaired_list.hide()
-        self.notes_label = QLabel()
-        self.notes_label.setWordWrap(True)
-        self.notes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notes_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.details_text = QPlainTextEdit()
+        self.details_text.setReadOnly(True)
+        self.details_text.setMaximumHeight(110)
+        self.details_text.hide()
 
         self.failing_only = QCheckBox("Failing only")
         self.failing_only.setToolTip("Show only the layers whose error is over their tolerance")
         self.failing_only.toggled.connect(self._filter_changed)
         self.count_label = QLabel()
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens
         self.legend = ErrorLegend()
         filters = QHBoxLayout()
         filters.setContentsMargins(0, 0, 0, 0)
@@ -604,6 +625,8 @@ class LayersView(QWidget):
         filters.addSpacing(8)
         filters.addWidget(self.count_label, 1)
         filters.addWidget(self.legend)
+        filters.addSpacing(8)
+        filters.addWidget(self.export_button)
 
         self.model = LayersModel(self)
         self.proxy = LayersFilter(self)
@@ -624,6 +647,8 @@ class LayersView(QWidget):
         header_view.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header_view.setStretchLastSection(False)
         header_view.setHighlightSections(False)
+        header_view.setMinimumSectionSize(40)
+        table.installEventFilter(self)          # the layer's name takes the width the table gains or loses
         table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -651,21 +676,22 @@ class LayersView(QWidget):
         self.lower.setStretchFactor(1, 1)
         self.lower.setSizes([650, 260])
         self.lower.setChildrenCollapsible(False)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = _CompactSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(table_box)
         self.splitter.addWidget(self.lower)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([260, 360])
         self.splitter.setChildrenCollapsible(False)
+        self._splitter_dragged = False
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_splitter_dragged", True))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
         layout.addLayout(header)
-        layout.addLayout(summary_row)
-        layout.addWidget(self.unpaired_list)
-        layout.addWidget(self.notes_label)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.details_text)
         layout.addWidget(self.splitter, 1)
 
     def put_graph(self, graph: QWidget) -> None:
@@ -680,76 +706,108 @@ class LayersView(QWidget):
         muted = muted_color(self).name()
         if report is None:
             self.summary_label.setText(f"<span style='color:{muted}'>No per-layer report shown.</span>")
-            self.notes_label.hide()
-            self.unpaired_button.hide()
-            self.unpaired_list.hide()
+            self.details_button.hide()
+            self.details_text.hide()
             self.count_label.setText("")
             return
         candidate = Path(str(report.get("candidate") or "?")).name
         reference = Path(str(report.get("reference") or self.source_path or "?")).name
-        parts = [f"<b>{html.escape(candidate)}</b> against its source <b>{html.escape(reference)}</b>"
-                 f" · {html.escape(str(report.get('variant') or '?'))}"]
+        paired = report.get("paired") or {}
+        lines = [f"<b>{html.escape(candidate)}</b> against <b>{html.escape(reference)}</b>"
+                 f" · {html.escape(str(report.get('variant') or '?'))} · paired: source "
+                 f"{data.percent_text(paired.get('reference'))}, artifact {data.percent_text(paired.get('candidate'))}"]
         first = data.first_divergent(report)
         if first is not None:
             color = verdict_color(self, False).name()
-            parts.append(f"<b style='color:{color}'>first divergent layer: #{first.get('index')} "
-                         f"{html.escape(layer_name(first))}</b> ({html.escape(str(first.get('op') or '?'))}, "
-                         f"{data.ratio_text(first.get('error_ratio'))}× its tolerance)")
+            verdict = (f"<b style='color:{color}'>First divergent layer: #{first.get('index')} "
+                       f"{html.escape(layer_name(first))}</b> ({html.escape(str(first.get('op') or '?'))}, "
+                       f"{data.ratio_text(first.get('error_ratio'))}× its tolerance)")
         else:
             failing = [row for row in self.model.rows if not row.get("passed")]
             color = verdict_color(self, not failing).name()
-            parts.append(f"<b style='color:{color}'>no divergent layer</b>" if not failing else
-                         f"<b style='color:{color}'>{len(failing)} layers over their tolerance, none "
-                         "divergent with everything upstream within</b>")
-        paired = report.get("paired") or {}
-        parts.append(f"paired {data.percent_text(paired.get('reference'))} of the source's layers, "
-                     f"{data.percent_text(paired.get('candidate'))} of the artifact's")
+            verdict = (f"<b style='color:{color}'>No divergent layer</b>" if not failing else
+                       f"<b style='color:{color}'>{len(failing)} layers over their tolerance, none with every "
+                       "layer upstream within</b>")
         worst = [row for row in data.ranked(report, "worst") if not row.get("passed")][:MAX_NAMED]
         if worst:
-            parts.append("worst: " + ", ".join(f"#{row.get('index')} {html.escape(layer_name(row))} "
-                                               f"({data.ratio_text(row.get('error_ratio'))}×)" for row in worst))
+            verdict += " · worst: " + ", ".join(f"#{row.get('index')} {html.escape(layer_name(row))} "
+                                                f"({data.ratio_text(row.get('error_ratio'))}×)" for row in worst)
+        lines.append(verdict)
         growth = data.ranked(report, "growth")[:MAX_NAMED]
         if growth:
-            parts.append("most SNR lost (int8): " + ", ".join(
+            lines.append("Most SNR lost (int8): " + ", ".join(
                 f"#{row.get('index')} {html.escape(layer_name(row))} ({data.db_text(row.get('growth_db'))})"
                 for row in growth))
-        self.summary_label.setText(" · ".join(parts))
+        self.summary_label.setText("<br>".join(lines))
         notes = [str(note) for note in report.get("notes") or []]
-        self.notes_label.setText(f"<span style='color:{muted}'>" + "<br>".join(html.escape(n) for n in notes) +
-                                 "</span>")
-        self.notes_label.setVisible(bool(notes))
         unpaired = list(report.get("unpaired") or [])
-        self.unpaired_button.setVisible(bool(unpaired))
-        self.unpaired_button.setText(f"{len(unpaired)} unpaired")
-        lines = [f"{item.get('name')} ({item.get('side')}): {item.get('reason')}" for item in unpaired]
-        tip = "\n".join(lines[:MAX_UNPAIRED_IN_TOOLTIP])
-        if len(lines) > MAX_UNPAIRED_IN_TOOLTIP:
-            tip += f"\n… and {len(lines) - MAX_UNPAIRED_IN_TOOLTIP} more: click to list them all"
-        self.unpaired_button.setToolTip(tip)
-        self.unpaired_list.setPlainText("\n".join(lines))
-        self.unpaired_list.setVisible(bool(unpaired) and self.unpaired_button.isChecked())
+        reasons = [f"{item.get('name')} ({item.get('side')}): {item.get('reason')}" for item in unpaired]
+        parts = ([f"{len(notes)} note{'s' if len(notes) != 1 else ''}"] if notes else []) + \
+            ([f"{len(unpaired)} unpaired"] if unpaired else [])
+        self.details_button.setText(" · ".join(parts))
+        self.details_button.setVisible(bool(parts))
+        tip = "\n".join(reasons[:MAX_UNPAIRED_IN_TOOLTIP])
+        if len(reasons) > MAX_UNPAIRED_IN_TOOLTIP:
+            tip += f"\n… and {len(reasons) - MAX_UNPAIRED_IN_TOOLTIP} more"
+        self.details_button.setToolTip(("Tensors without a partner:\n" + tip + "\n\n" if reasons else "") +
+                                       "Click to list the notes and every unpaired tensor with its reason")
+        text = ["Notes:", *(f"• {note}" for note in notes)] if notes else []
+        if reasons:
+            text += ([""] if text else []) + [f"Unpaired ({len(reasons)}):", *(f"• {r}" for r in reasons)]
+        if not self.has_samples:
+            text += ([""] if text else []) + \
+                ["Plots: this report kept no layer's tensors (the table has every metric)."]
+        self.details_text.setPlainText("\n".join(text))
+        self.details_text.setVisible(bool(parts) and self.details_button.isChecked())
         self._show_count()
 
-    def _toggle_unpaired(self, on: bool) -> None:
-        self.unpaired_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-        self.unpaired_list.setVisible(on and bool((self.report or {}).get("unpaired")))
+    def _toggle_details(self, on: bool) -> None:
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.details_text.setVisible(on and bool(self.details_text.toPlainText()))
 
     def _show_count(self) -> None:
         total = len(self.model.rows)
         failing = sum(1 for row in self.model.rows if not row.get("passed"))
         shown = self.proxy.rowCount()
-        text = f"{total} layers, {failing} over tolerance" if total else ""
+        text = f"{total} layers, {failing} fail" if total else ""
         if self.failing_only.isChecked() and total:
-            text += f" · showing {shown}"
+            text += f" · {shown} shown"
         self.count_label.setText(f"<span style='color:{muted_color(self).name()}'>{text}</span>")
 
     def _fit_columns(self) -> None:
+        """Fixed widths for the numbers; the layer's name takes what is left (and the table scrolls sideways in a
+        window too narrow for all of them)."""
         table, metrics = self.table, self.table.fontMetrics()
-        widths = {Column.INDEX: metrics.horizontalAdvance("0000") + 30, Column.LAYER: 150, Column.OP: 84,
-                  Column.SHAPE: 90, Column.ERROR: 130, Column.MAX_ABS: 66, Column.COSINE: 72, Column.SNR: 62,
-                  Column.GROWTH: 70, Column.VERDICT: 70}
-        for column, width in widths.items():
-            table.setColumnWidth(column, max(width, metrics.horizontalAdvance(Column.TITLES[column]) + 24))
+        digits = len(str(max((int(row.get("index", 0)) for row in self.model.rows), default=0)))
+        table.setColumnWidth(Column.INDEX, 24 + metrics.horizontalAdvance("0" * max(2, digits)) + 12)
+        for column, width in Column.WIDTHS.items():
+            table.setColumnWidth(column, width)
+        self._fit_layer_column()
+
+    def _fit_table_pane(self) -> None:
+        """A short report's table takes only its rows' height (the graphs get the rest), a long one up to half the
+        height; once the user drags the splitter, their sizes stay."""
+        total = sum(self.splitter.sizes())
+        if self._splitter_dragged or total <= 0:
+            return
+        table = self.table
+        rows = table.verticalHeader().defaultSectionSize() * max(3, self.proxy.rowCount())
+        wanted = self.failing_only.sizeHint().height() + table.horizontalHeader().sizeHint().height() + rows + \
+            table.horizontalScrollBar().sizeHint().height() + 2 * table.frameWidth() + 8
+        top = max(140, min(wanted, total // 2))
+        self.splitter.setSizes([top, total - top])
+
+    def _fit_layer_column(self) -> None:
+        table = self.table
+        others = sum(table.columnWidth(c) for c in range(len(Column.TITLES))
+                     if c != Column.LAYER and not table.isColumnHidden(c))
+        room = table.viewport().width() - others
+        table.setColumnWidth(Column.LAYER, max(Column.LAYER_MIN, min(Column.LAYER_MAX, room)))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if watched is self.table and event.type() == QEvent.Type.Resize:
+            self._fit_layer_column()
+        return super().eventFilter(watched, event)
 
     # ---- selection and plots
 
@@ -785,8 +843,8 @@ class LayersView(QWidget):
             return
         if pair is None:
             kept = [f"#{i}" for i in sorted(int(k) for k in ((self.report or {}).get("samples") or {}))]
-            hint = f" Kept here: {', '.join(kept)}." if kept else ""
-            self.plots.show_message(title, f"{NO_SAMPLES_NOTE}{hint}")
+            self.plots.show_message(title, f"{NO_SAMPLES_NOTE} Kept here: {', '.join(kept)}." if kept else
+                                    "This report kept no tensors to plot; the table has every metric.")
             return
         self.plots.show_pair(title, *pair)
 

@@ -1,9 +1,10 @@
 """The main window: Models sidebar, Graph / Compare / Layers / Log tabs, Convert and Jobs panels, menus and shortcuts.
 
 Layout only. The app's state is `workspace` (studio.workspace, no Qt); what the window does is in its controllers
-(studio.gui.controllers: opener, selection, converter, compare, job_events, help, explainer); its actions and menus are the
-table in studio.gui.actions; drops anywhere on it go through studio.gui.drop_filter. Every job runs in a worker
-process through the JobQueue (`jobs`), whose signals the controllers handle.
+(studio.gui.controllers: opener, selection, converter, compare, job_events, help, explainer); its actions and menus
+are the table in studio.gui.actions; drops anywhere on it go through studio.gui.drop_filter. Every job runs in a
+worker process through the JobQueue (`jobs`), whose signals the controllers handle. One set of Netron panes serves
+the Graph tab and, while it is shown, the Layers tab (`_place_graph`).
 """
 
 from __future__ import annotations
@@ -139,7 +140,12 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(compare_scroll, "C&ompare")
         self.layers_view = LayersView()          # the graph panes move under its table while it is shown
         self.layers_view.setObjectName("layersView")
-        self.tabs.addTab(self.layers_view, "La&yers")
+        self.layers_scroll = layers_scroll = QScrollArea()     # like Compare: scrolls only in a very small window
+        layers_scroll.setObjectName("layersScroll")
+        layers_scroll.setWidgetResizable(True)
+        layers_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        layers_scroll.setWidget(self.layers_view)
+        self.tabs.addTab(layers_scroll, "La&yers")
         self.tabs.addTab(self.log_view, "&Log")
         self.setCentralWidget(self.tabs)
 
@@ -177,9 +183,11 @@ class MainWindow(QMainWindow):
         if index == self.TAB_LAYERS and self.graph_view.parent() is not self.layers_view.graph_holder:
             self._graph_sizes = self.graph_split.sizes()
             self.layers_view.put_graph(self.graph_view)
+            self.graph_view.set_legends_visible(False)      # the Layers tab shows the legend above its table
         elif index == self.TAB_GRAPH and self.graph_view.parent() is not self.graph_split:
             self.graph_split.insertWidget(0, self.graph_view)
             self.graph_split.setSizes(getattr(self, "_graph_sizes", [560, 340]))
+            self.graph_view.set_legends_visible(True)
 
     def show_tab(self, index: int) -> None:
         self.tabs.setCurrentIndex(index)

@@ -51,6 +51,7 @@ NO_NETWORK_SCHEMES = frozenset({"data", "blob", "about"})   # served from memory
 SERVER_HOST = "127.0.0.1"
 POLL_MS = 200               # how often a loading pane asks the page whether the graph is drawn
 SLOW_AFTER_S = 8.0          # then the placeholder says that large graphs take a while
+ASK_ATTEMPTS = 100          # a drawn page is asked this many times (POLL_MS apart) until its graph object exists
 
 NETRON_PAGE_SCRIPT = """
 (function () {
@@ -150,9 +151,11 @@ COLOR_SCHEME_SCRIPT_NAME = "studio-netron-color-scheme"
 # whose `_values` maps value names to their producing view node (`.from`). A name is looked up as a node name,
 # then as a tensor name (a TFLite tensor is "name\nindex" there), then as a node identifier. Colours fill the
 # node's header boxes (`.node-item-type`, one per op of a fused chain); nodes the report does not name turn
-# grey so Netron's own category colours (a dark red for activations) never read as errors. Selecting calls
-# Netron's own `target.select` and `target.scrollTo` (as its Find sidebar does). State is kept in the page and
-# applied again when Netron redraws, or once the graph exists.
+# grey so Netron's own category colours (a dark red for activations) never read as errors. Selecting is Netron's
+# own `target.select` (its highlight and state); the node is then centred with the formula Netron's
+# `target.scrollTo` uses for a node out of view (that method only nudges a visible node to the edge of the view,
+# under the legend, and two panes would not line their nodes up). State is kept in the page and applied again
+# when Netron redraws, or once the graph exists.
 LAYERS_SCRIPT = """
 (function () {
     if (window.studioLayers) { return; }
@@ -198,19 +201,22 @@ LAYERS_SCRIPT = """
             e.style.removeProperty('fill');
             e.removeAttribute('data-studio-fill');
         });
-        document.querySelectorAll('[data-studio-error]').forEach(function (e) { e.removeAttribute('data-studio-error'); });
+        document.querySelectorAll('[data-studio-error]').forEach(function (e) {
+            e.removeAttribute('data-studio-error');
+        });
     };
     var style = function () {
         if (document.getElementById('studio-layers-style')) { return; }
         var s = document.createElement('style');
         s.id = 'studio-layers-style';
         s.textContent = 'body.studio-errors .select > .node.node-border { stroke: #1f6feb; stroke-width: 3px; }' +
+            'body.studio-no-legend #studio-legend { display: none; }' +
             '#studio-legend { position: fixed; top: 6px; right: 8px; z-index: 50; pointer-events: none;' +
-            ' font: 10px -apple-system, "Segoe UI", "Ubuntu", "Droid Sans", sans-serif; padding: 4px 6px 3px;' +
+            ' font: 10px -apple-system, "Segoe UI", "Ubuntu", "Droid Sans", sans-serif; padding: 3px 6px 1px;' +
             ' border-radius: 4px; }' +
-            '#studio-legend .bar { position: relative; width: 170px; height: 9px; margin: 3px 6px 13px; }' +
-            '#studio-legend .tick { position: absolute; top: 9px; transform: translateX(-50%); white-space: nowrap; }' +
-            '#studio-legend .one { position: absolute; top: -2px; height: 13px; width: 0; border-left: 1.5px solid; }' +
+            '#studio-legend .bar { position: relative; width: 160px; height: 8px; margin: 3px 6px 11px; }' +
+            '#studio-legend .tick { position: absolute; top: 8px; transform: translateX(-50%); white-space: nowrap; }' +
+            '#studio-legend .one { position: absolute; top: -2px; height: 10px; width: 0; border-left: 1.5px solid; }' +
             '#studio-legend .swatch { display: inline-block; width: 9px; height: 9px; margin-right: 4px;' +
             ' vertical-align: -1px; }';
         document.head.appendChild(s);
@@ -227,7 +233,12 @@ LAYERS_SCRIPT = """
         box.style.color = dark ? '#ddd' : '#222';
         box.style.border = dark ? '1px solid #555' : '1px solid #ccc';
         var title = document.createElement('div');
-        title.textContent = legend.title;
+        title.textContent = legend.title + '\u2003';
+        var swatch = document.createElement('span');
+        swatch.className = 'swatch';
+        swatch.style.background = legend.neutral;
+        title.appendChild(swatch);
+        title.appendChild(document.createTextNode(legend.neutral_text));
         box.appendChild(title);
         var bar = document.createElement('div');
         bar.className = 'bar';
@@ -249,13 +260,6 @@ LAYERS_SCRIPT = """
             }
         });
         box.appendChild(bar);
-        var grey = document.createElement('div');
-        var swatch = document.createElement('span');
-        swatch.className = 'swatch';
-        swatch.style.background = legend.neutral;
-        grey.appendChild(swatch);
-        grey.appendChild(document.createTextNode(legend.neutral_text));
-        box.appendChild(grey);
         document.body.appendChild(box);
     };
     var paint = function (g) {
@@ -275,12 +279,20 @@ LAYERS_SCRIPT = """
         index(g).all.forEach(function (el) { fill(el, best.get(el) || state.neutral); });
         return {colored: best.size, missing: missing};
     };
+    var centre = function (elements) {
+        var container = document.getElementById('target');
+        if (!container || !elements || !elements.length) { return; }
+        var box = container.getBoundingClientRect(), r = elements[0].getBoundingClientRect();
+        var x = (r.left + r.width / 2) - (box.left + container.clientWidth / 2);
+        var y = (r.top + r.height / 2) - (box.top + container.clientHeight / 2);
+        container.scrollTo({left: container.scrollLeft + x, top: container.scrollTop + y, behavior: 'smooth'});
+    };
     var select = function (g, scroll) {
         if (!state.selected) { g.select(null, 'studio'); return false; }
         var el = find(g, state.selected);
         if (!el) { g.select(null, 'studio'); return false; }
         var elements = g.select([el.value], 'studio');
-        if (scroll) { g.scrollTo(elements); }
+        if (scroll) { centre(elements); }
         return true;
     };
     var shown = null;
@@ -323,8 +335,14 @@ LAYERS_SCRIPT = """
             var g = graph();
             if (!g) { return []; }
             var names = [];
-            g.selection.forEach(function (el) { if (el.value && isDrawn(el, el.value)) { names.push(el.value.name || String(el.value.identifier)); } });
+            g.selection.forEach(function (el) {
+                if (el.value && isDrawn(el, el.value)) { names.push(el.value.name || String(el.value.identifier)); }
+            });
             return names;
+        },
+        showLegend: function (on) {
+            document.body.classList.toggle('studio-no-legend', !on);
+            return on;
         },
         colorOf: function (name) {
             var g = graph(), el = g ? find(g, name) : null;
@@ -483,8 +501,10 @@ class NetronPane(QWidget):
         self.error_colors: dict[str, list] | None = None   # node name -> [fill, text colour, error ratio]
         self.error_legend: dict | None = None
         self.selected_node: str | None = None              # the node the Layers tab selected here
+        self.legend_visible = True                          # the page's own legend (the Layers tab has its own)
         self.selection_found: bool | None = None           # whether the page found it (None: not asked yet)
         self.colors_applied: dict | None = None            # the page's answer: {"colored": n, "missing": [...]}
+        self._questions: dict[str, int] = {}
         self.caption = QLabel(self)
         self.caption.setObjectName("graphCaption")
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -560,26 +580,45 @@ class NetronPane(QWidget):
         if self.state == "graph":
             self._send_selection()
 
+    def set_legend_visible(self, on: bool) -> None:
+        """Show the colour legend in the page (hidden where the window shows one beside the graph)."""
+        self.legend_visible = bool(on)
+        if self.state == "graph":
+            self._send_legend_visible()
+
+    def _send_legend_visible(self) -> None:
+        call = f"window.studioLayers && window.studioLayers.showLegend({json.dumps(self.legend_visible)})"
+        self.page.runJavaScript(call, QWebEngineScript.ScriptWorldId.MainWorld)
+
     def _send_colors(self) -> None:
-        generation = self._generation
         call = (f"window.studioLayers ? window.studioLayers.setColors({json.dumps(self.error_colors)}, "
                 f"{json.dumps(list(NEUTRAL_NODE))}, {json.dumps(self.error_legend)}) : null")
-        self.page.runJavaScript(call, QWebEngineScript.ScriptWorldId.MainWorld,
-                                lambda result: self._answered(generation, "colors_applied",
-                                                              json.loads(result) if result else None))
+        self._ask(call, "colors_applied", lambda result: json.loads(result))
 
     def _send_selection(self) -> None:
-        generation = self._generation
         call = f"window.studioLayers ? window.studioLayers.select({json.dumps(self.selected_node)}) : null"
-        self.page.runJavaScript(call, QWebEngineScript.ScriptWorldId.MainWorld,
-                                lambda result: self._answered(generation, "selection_found", result))
+        self._ask(call, "selection_found", bool)
 
-    def _answered(self, generation: int, attribute: str, result) -> None:
-        try:
-            if generation == self._generation and result is not None:
-                setattr(self, attribute, result)
-        except RuntimeError:        # the pane was deleted while the page answered
-            pass
+    def _ask(self, call: str, attribute: str, read, attempt: int = 0) -> None:
+        """Run `call` in the page and keep its answer in `attribute`. The page answers null until Netron has made
+        its graph object (the drawing shows a moment before): ask again shortly, a bounded number of times. Only
+        the answer to the latest question counts."""
+        self._questions[attribute] = question = self._questions.get(attribute, 0) + (attempt == 0)
+        generation = self._generation
+
+        def answered(result) -> None:
+            try:
+                if generation != self._generation or self._questions.get(attribute) != question:
+                    return
+                if result is None:
+                    if attempt < ASK_ATTEMPTS and self.state == "graph":
+                        QTimer.singleShot(POLL_MS, lambda: self._ask(call, attribute, read, attempt + 1))
+                    return
+                setattr(self, attribute, read(result))
+            except RuntimeError:        # the pane was deleted while the page answered
+                pass
+
+        self.page.runJavaScript(call, QWebEngineScript.ScriptWorldId.MainWorld, answered)
 
     def stop_server(self) -> None:
         self._poll.stop()
@@ -628,6 +667,8 @@ class NetronPane(QWidget):
         self.state, self.message = state, message
         if state == "graph":
             self.placeholder.hide()
+            if not self.legend_visible:
+                self._send_legend_visible()
             if self.error_colors is not None:
                 self._send_colors()
             if self.selected_node is not None:
@@ -659,6 +700,7 @@ class GraphView(QWidget):
         self.panes: list[NetronPane] = []
         self._waiting: dict[NetronPane, bool | None] = {}
         self.error_colors: dict[str, tuple[dict, dict | None]] = {}   # model path -> its node colours, legend
+        self.legends_visible = True
         self.selected_nodes: dict[str, str | None] = {}              # model path -> the node selected in it
         self._closed = False
         app = QApplication.instance()
@@ -692,6 +734,12 @@ class GraphView(QWidget):
             self.selected_nodes[str(path)] = name
             for pane in self.panes_showing(str(path)):
                 pane.select_node(name)
+
+    def set_legends_visible(self, on: bool) -> None:
+        """Show the error colours' legend in every pane (off where the window shows its own beside them)."""
+        self.legends_visible = bool(on)
+        for pane in self.panes:
+            pane.set_legend_visible(on)
 
     def panes_showing(self, path: str) -> list[NetronPane]:
         return [pane for pane in self.panes if pane.isVisibleTo(self) and pane.model_path == str(path)]
@@ -749,6 +797,7 @@ class GraphView(QWidget):
     def _show(self, models: list[tuple[str, str | None]]) -> None:
         while len(self.panes) < len(models):
             pane = NetronPane(self.profile, self.splitter)
+            pane.legend_visible = self.legends_visible
             pane.settled.connect(lambda ok, p=pane: self._pane_settled(p, ok))
             self.panes.append(pane)
             self.splitter.addWidget(pane)

@@ -52,6 +52,8 @@ class ExplainRequest:
     source: dict                              # Source.to_dict()
     artifacts: list[str] = field(default_factory=list)   # none: the source's ONNX and float32 TFLite are made first
     options: ExplainOptions = field(default_factory=ExplainOptions)
+    staging_dir: str | None = None            # set by the runner: the ONNX and TFLite it makes go here, removed after
+    samples_dir: str | None = None            # if set, the tensors of a few layers are saved here for the GUI's plots
     job_id: str = field(default_factory=new_job_id)
     kind: str = "explain"
 

@@ -53,6 +53,8 @@ class JobRunner:
         """env: variables set for the worker only, on top of worker_env() (e.g. its own TMPDIR)."""
         if getattr(request, "kind", None) == "convert" and not request.staging_dir:
             request = replace(request, staging_dir=str(staging_dir_for(request.out_dir)))
+        elif hasattr(request, "staging_dir") and not request.staging_dir:   # scratch only: a temp folder
+            request = replace(request, staging_dir=tempfile.mkdtemp(prefix=f"studio-{request.kind}-"))
         self.request = request
         self.command = command or worker_command()
         self.env = {**worker_env(), **(env or {})}

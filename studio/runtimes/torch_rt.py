@@ -10,7 +10,7 @@ import numpy as np
 from studio.errors import StudioError
 from studio.formats import Source
 from studio.runtimes.base import bind_feeds, flatten_outputs, run_failed
-from studio.signature import Signature, TensorSpec, guess_layout
+from studio.signature import TensorSpec, guess_layout
 
 
 def _to_numpy(value: Any) -> np.ndarray:

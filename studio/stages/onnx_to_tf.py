@@ -298,9 +298,10 @@ class OnnxToTf:
             target = ctx.work_dir / (f"{stem}_savedmodel" if kind == "savedmodel" else f"{stem}_{variant}.tflite")
             shutil.move(str(item.path), target)
             extras = {}
-            if item.correspondence is not None and item.correspondence.is_file():
+            if kind == "tflite" and item.correspondence is not None and item.correspondence.is_file():
+                # one report per onnx2tf run, whose files share their tensor names: each TFLite gets its copy
                 report = ctx.work_dir / f"{stem}_{variant}.tensor_correspondence.json"
-                shutil.move(str(item.correspondence), report)
+                shutil.copyfile(item.correspondence, report)
                 extras["tensor_correspondence"] = str(report)
             artifact = Artifact(kind=kind, variant=variant, path=str(target), bytes=path_bytes(target),
                                 input_layout={i.name: i.tf_layout for i in item.inputs}, produced_by=self.name,

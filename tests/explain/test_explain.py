@@ -143,6 +143,25 @@ def test_a_perturbed_initializer_is_the_first_divergent_layer(onnx_source):
     assert ratios == sorted(ratios, reverse=True)
 
 
+def test_the_tensors_of_the_first_divergent_and_worst_layers_are_kept_for_plots(onnx_source):
+    import numpy as np
+
+    source, signature, feeds, tmp = onnx_source
+    drifted = tmp / "drifted.onnx"
+    scale_onnx_initializer(source.path, drifted, "w2", 1.01)
+    samples = tmp / "samples"
+    report = explain_artifact(source, drifted, onnx_path=source.path, feeds=feeds, signature=signature,
+                              variant="float32", top=1, samples_dir=samples).to_dict()
+    kept = {int(i) for i in report["samples"]}
+    assert kept == {report["first_divergent"], *report["worst"]}
+    first = report["samples"][str(report["first_divergent"])]
+    reference, candidate = np.load(first["reference"]), np.load(first["candidate"])
+    assert list(reference.shape) == report["rows"][report["first_divergent"]]["shape"] == list(candidate.shape)
+    assert np.abs(reference - candidate).max() == pytest.approx(report["rows"][report["first_divergent"]]["max_abs"])
+    assert sorted(p.name for p in samples.iterdir()) == sorted(
+        Path(path).name for paths in report["samples"].values() for path in paths.values())
+
+
 def test_inputs_that_do_not_fit_are_one_line_errors(onnx_source):
     source, signature, feeds, tmp = onnx_source
     wrong = {"x": np.zeros((3, 8), np.float32)}
@@ -339,3 +358,47 @@ def test_a_savedmodel_artifact_and_mismatched_inputs_are_one_line_errors(cnn, tm
             explain_artifact(cnn.source, cnn.tflite(), onnx_path=cnn.onnx, feeds=feeds, signature=cnn.signature,
                              variant="float32", model=cnn.model)
         assert "\n" not in str(caught.value)
+
+
+def test_the_first_divergent_layer_is_the_earliest_failing_row_with_nothing_failing_upstream():
+    """x -> a=Relu -> b=Neg -> d=Add(b, c) <- c=Abs <- x, plus e=Exp(d): rows fail at c, d, e and pass at a, b."""
+    from onnx import TensorProto, helper
+
+    from studio.compare import Tolerance
+    from studio.explain.layer_diff import LayerRow, finish
+    from studio.explain.layer_map import OnnxGraph
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"]),
+             helper.make_node("Abs", ["x"], ["c"]), helper.make_node("Add", ["b", "c"], ["d"]),
+             helper.make_node("Exp", ["d"], ["e"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, [4])])
+    hub = OnnxGraph(Path("g.onnx"), helper.make_model(graph))
+    assert [v.name for v in hub.values] == ["a", "b", "c", "d", "e"]
+
+    def rows(passed: dict[str, bool], snr: dict[str, float]) -> LayerReport:
+        report = LayerReport("src", "art", "int8", Tolerance())
+        report.rows = [LayerRow(i, name, "Op", name, name, name, [4], snr_db=snr[name], passed=passed[name],
+                                error_ratio=0.5 if passed[name] else 2.0 + i) for i, name in enumerate("abcde")]
+        return report
+
+    snr = {"a": 40.0, "b": 40.0, "c": 30.0, "d": 25.0, "e": 999.0}
+    report = rows({"a": True, "b": True, "c": False, "d": False, "e": False}, snr)
+    finish(report, hub, top=2)
+    assert report.first_divergent == 2                       # c: its only upstream is the input
+    assert report.worst == [4, 3]                            # by error_ratio, at most top
+    growth = {row.name: row.growth_db for row in report.rows}
+    assert growth["a"] is None and growth["c"] is None       # nothing paired upstream
+    assert growth["b"] == 0.0 and growth["d"] == 5.0         # d: worst upstream is c's 30 dB
+    assert growth["e"] < 0                                   # 999 dB counts as the float32 ceiling
+    assert report.growth == [3, 1]
+
+    report = rows({"a": True, "b": False, "c": True, "d": False, "e": False}, snr)
+    finish(report, hub, top=10)
+    assert report.first_divergent == 1                       # b; d and e are downstream of it
+    report = rows(dict.fromkeys("abcde", True), snr)
+    finish(report, hub, top=10)
+    assert report.first_divergent is None
+    report.variant = "float32"
+    finish(report, hub, top=10)
+    assert report.growth == []

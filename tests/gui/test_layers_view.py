@@ -140,13 +140,16 @@ def test_table_fills_in_graph_order_with_the_first_divergent_row_marked_selected
     assert view.table.isColumnHidden(Column.GROWTH)               # float32: no growth column
 
     header = view.summary_label.text()
-    assert "first divergent layer: #2 add1" in header and "layers_float32.onnx" in header and "float32" in header
+    assert "First divergent layer: #2 add1" in header and "layers_float32.onnx" in header and "float32" in header
     assert "100%" in header and "83%" in header                   # paired fractions of both graphs
-    assert view.unpaired_button.isVisible() and view.unpaired_button.text() == "2 unpaired"
-    assert "fused chain Conv+Relu" in view.unpaired_button.toolTip()
-    view.unpaired_button.click()
-    assert view.unpaired_list.isVisible() and "x_nhwc (candidate)" in view.unpaired_list.toPlainText()
-    assert view.notes_label.isVisible() and "seed 0" in view.notes_label.text()
+    assert view.details_button.isVisible() and view.details_button.text() == "1 note · 2 unpaired"
+    assert "fused chain Conv+Relu" in view.details_button.toolTip()           # the reasons, in its tooltip
+    assert not view.details_text.isVisible()
+    view.details_button.click()                                              # and listed when opened
+    details = view.details_text.toPlainText()
+    assert view.details_text.isVisible() and "x_nhwc (candidate): a layout transpose" in details
+    assert "seed 0" in details
+    assert not view.plots.isVisible() and "kept no layer's tensors" in details    # no plots: the graphs get room
 
     view.table.sortByColumn(Column.ERROR, Qt.SortOrder.DescendingOrder)     # sort by error, then back
     assert shown_indexes(view) == [2, 3, 4, 1, 0]
@@ -160,7 +163,7 @@ def test_failing_only_filter_keeps_the_selection(view, models):
     assert shown_indexes(view) == [2, 3, 4]
     assert all(not row["passed"] for row in view.table_rows)
     assert view.selected_row()["index"] == 2
-    assert "showing 3" in view.count_label.text()
+    assert "5 layers, 3 fail · 3 shown" in view.count_label.text()
     view.set_failing_only(False)
     assert shown_indexes(view) == [0, 1, 2, 3, 4]
     view.set_failing_only(True)
@@ -196,7 +199,7 @@ def test_int8_reports_show_the_growth_column_and_ranking(view, models):
     view.show_report(make_report(*models, variant="int8"))
     assert not view.table.isColumnHidden(Column.GROWTH)
     assert view.proxy.index(4, Column.GROWTH).data() == "16.0 dB"
-    assert "most SNR lost (int8): #4 flat (16.0 dB), #3 pool (12.0 dB), #2 add1 (8.0 dB)" in \
+    assert "Most SNR lost (int8): #4 flat (16.0 dB), #3 pool (12.0 dB), #2 add1 (8.0 dB)" in \
         view.summary_label.text()
     view.table.sortByColumn(Column.GROWTH, Qt.SortOrder.DescendingOrder)
     assert shown_indexes(view)[:3] == [4, 3, 2]
@@ -205,6 +208,7 @@ def test_int8_reports_show_the_growth_column_and_ranking(view, models):
 def test_plots_for_a_layer_with_kept_tensors_and_a_note_otherwise(view, models, tmp_path):
     view.show_report(make_report(*models, samples_dir=tmp_path / "samples"))
     plots = view.plots
+    assert plots.isVisible()
     assert view.selected_row()["index"] == 2 and plots.showing_plots       # the first divergent one kept its own
     assert plots.histogram.counts.sum() == 4 * 8 * 8
     assert "add1" in plots.title.text() and "FAIL" in plots.title.text()
@@ -223,7 +227,7 @@ def test_empty_and_clean_reports(view, models):
         row["error_ratio"], row["passed"] = 0.01, True
     clean["first_divergent"] = None
     view.show_report(clean)
-    assert "no divergent layer" in view.summary_label.text()
+    assert "No divergent layer" in view.summary_label.text()
     assert view.selected_row()["index"] == 2               # the worst one is selected when nothing diverges
 
 
@@ -264,13 +268,14 @@ def test_graph_panes_colour_nodes_by_error_and_select_by_name(qtbot, models):
         assert run_js(qtbot, left.page, "!!document.getElementById('studio-legend')") is True
 
         view.select_nodes({str(source): "pool", str(artifact): "a1"})    # a tensor name: its producer
-        qtbot.waitUntil(lambda: left.selection_found is not None and right.selection_found is not None)
+        qtbot.waitUntil(lambda: left.selection_found is not None and right.selection_found is not None,
+                        timeout=10_000)
         assert left.selection_found and right.selection_found
         assert json.loads(run_js(qtbot, left.page, "JSON.stringify(window.studioLayers.selected())")) == ["pool"]
         assert json.loads(run_js(qtbot, right.page, "JSON.stringify(window.studioLayers.selected())")) == \
             ["node_add1"]
         view.select_nodes({str(source): "no_such_node"})
-        qtbot.waitUntil(lambda: left.selection_found is not None)
+        qtbot.waitUntil(lambda: left.selection_found is not None, timeout=10_000)
         assert left.selection_found is False
         allowed = [QUrl(url).host() for url, ok in view.requests if ok]     # the legend and colours fetch nothing
         assert allowed and set(allowed) == {"127.0.0.1"}
@@ -461,6 +466,30 @@ def test_explain_job_fills_the_layers_tab_and_the_graphs_follow_the_rows(window_
     assert not win.explain_action.isEnabled()
 
 
+def test_layers_tab_fits_1280x800_with_every_dock_open(window_with, qtbot, gui, models):
+    """The smallest window the layout is checked at: the tab needs no scrolling, the docks keep their widths while
+    a job runs and after, and the layer's name, error bar and verdict are in view without scrolling sideways."""
+    source, artifact = models
+    workers = FakeWorkers(artifact)
+    workers.report = make_report(source, artifact)
+    win = window_with(workers)
+    converted(qtbot, gui, win, source)
+    widths = (win.models_dock.width(), win.convert_dock.width())
+    job = win.explainer.explain()
+    gui.wait_job(qtbot, job, timeout=10_000)
+    qtbot.wait(100)
+    assert (win.width(), win.height()) == (1280, 800)
+    assert (win.models_dock.width(), win.convert_dock.width()) == widths
+    scroll, table = win.layers_scroll, win.layers_view.table
+    assert scroll.horizontalScrollBar().maximum() == 0 and scroll.verticalScrollBar().maximum() == 0
+    header = table.horizontalHeader()
+    for column in (Column.INDEX, Column.LAYER, Column.ERROR, Column.VERDICT):
+        right = header.sectionViewportPosition(column) + header.sectionSize(column)
+        assert right <= table.viewport().width(), Column.TITLES[column]
+    assert header.sectionSize(Column.LAYER) >= Column.LAYER_MIN
+    assert win.layers_view.explain_button.isVisible() and win.layers_view.export_button.isVisible()
+
+
 def test_cancelling_an_explain_job_leaves_no_report(window_with, qtbot, gui, models):
     source, artifact = models
     workers = FakeWorkers(artifact)
@@ -473,9 +502,96 @@ def test_cancelling_an_explain_job_leaves_no_report(window_with, qtbot, gui, mod
     assert win.layers_view.busy_label.isVisible() and "Explaining" in win.layers_view.placeholder.text()
     assert not win.explain_action.isEnabled()            # one job per pair at a time
     assert win.explainer.explain() is job
-    win.cancel_action.trigger()
-    gui.wait_job(qtbot, job, timeout=10_000)
+    with qtbot.waitSignal(win.jobs.job_finished, timeout=10_000):
+        win.cancel_action.trigger()
     assert job.state == CANCELLED and not job.layers
     assert win.layers_view.report is None and not win.layers_view.busy_label.isVisible()
     assert win.explain_action.isEnabled()
     assert not gui.message_boxes()
+
+
+# ---------------------------------------------------------------- for real: the worker explains a tiny model
+
+
+def _worker_tmp(monkeypatch, tmp_path) -> Path:
+    """A temp folder of the workers' own (they inherit TMPDIR): what a job leaves there is its own."""
+    folder = tmp_path / "worker_tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
+
+
+def _explain_scratch(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("studio-explain-*"))
+
+
+def _converted_for_real(qtbot, gui, window, tiny_model):
+    gui.open_and_inspect(qtbot, window, tiny_model)
+    window.convert_panel.set_targets(["tflite"], ["float32"])
+    window.convert_action.trigger()
+    [job] = [j for j in window.jobs.jobs if j.kind == "convert"]
+    gui.wait_job(qtbot, job)
+    assert job.state == DONE, job.error
+    source_item = window.sidebar.topLevelItem(0)
+    window.sidebar.setCurrentItem(source_item.child(0))
+    return source_item.child(0).data(0, Qt.ItemDataRole.UserRole + 1)
+
+
+def test_real_explain_job_of_a_converted_tiny_model(window, qtbot, gui, tiny_model, tmp_path, monkeypatch):
+    """Convert a tiny CNN to TFLite, explain it through the real worker: the Layers tab fills, every layer passes,
+    both Netron graphs find every node the report names, a clicked row is selected in both, and the Model
+    Explorer export has one result per compared node."""
+    artifact = _converted_for_real(qtbot, gui, window, tiny_model)
+    worker_tmp = _worker_tmp(monkeypatch, tmp_path)
+    assert window.explain_action.isEnabled()
+    window.explain_action.trigger()
+    [job] = [j for j in window.jobs.jobs if j.kind == "explain"]
+    assert job.request.artifacts == [artifact["path"]]
+    state = window.current_state()
+    assert job.request.options.input_shapes == state.input_shapes      # as the conversion was made
+    assert job.request.options.seed == window.workspace.seed
+    gui.wait_job(qtbot, job)
+    assert job.state == DONE, job.error
+    assert not gui.message_boxes()
+    [report] = job.layers
+
+    view = window.layers_view
+    assert view.report is report and window.tabs.currentIndex() == window.TAB_LAYERS
+    rows = report["rows"]
+    assert len(rows) >= 3 and shown_indexes(view) == sorted(int(r["index"]) for r in rows)
+    assert report["first_divergent"] is None and all(r["passed"] for r in rows)
+    assert "No divergent layer" in view.summary_label.text()
+    assert view.selected_row() is not None
+    assert _explain_scratch(worker_tmp) == []            # the job's scratch folder and logs are gone
+
+    left, right = window.graph_view.panes
+    assert (left.model_path, right.model_path) == (str(tiny_model), artifact["path"])
+    qtbot.waitUntil(lambda: left.colors_applied is not None and right.colors_applied is not None,
+                    timeout=LOAD_TIMEOUT_MS)
+    assert left.colors_applied["missing"] == [] and left.colors_applied["colored"] >= 3    # FX names in the .pt2
+    assert right.colors_applied["missing"] == [] and right.colors_applied["colored"] >= 3  # TFLite tensor names
+
+    view.select_index(int(rows[-1]["index"]))
+    qtbot.waitUntil(lambda: left.selection_found is not None and right.selection_found is not None,
+                    timeout=10_000)
+    assert left.selection_found and right.selection_found
+    assert left.selected_node == rows[-1]["reference_node"]
+
+    written = window.explainer.export_model_explorer(str(tmp_path / "me"))
+    source_data, artifact_data = (json.loads(p.read_text()) for p in written)
+    assert len(source_data["results"]) == len({r["reference_node"] for r in rows})
+    assert len(artifact_data["results"]) == len({r["candidate_node"] for r in rows})
+
+
+def test_cancelling_a_real_explain_job_leaves_nothing_behind(window, qtbot, gui, tiny_model, tmp_path, monkeypatch):
+    _converted_for_real(qtbot, gui, window, tiny_model)
+    worker_tmp = _worker_tmp(monkeypatch, tmp_path)
+    job = window.explainer.explain()
+    qtbot.waitUntil(lambda: job.runner is not None and job.stage != "" or job.finished, timeout=120_000)  # at work
+    assert not job.finished
+    scratch = Path(job.runner.request.staging_dir)   # the runner made it; the ONNX and TFLite would go here
+    assert scratch.is_dir()
+    window.jobs.cancel(job)
+    gui.wait_job(qtbot, job, timeout=30_000)
+    assert job.state == CANCELLED and window.layers_view.report is None
+    assert not scratch.exists() and _explain_scratch(worker_tmp) == []

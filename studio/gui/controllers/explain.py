@@ -183,7 +183,8 @@ class ExplainController:
         options = ExplainOptions(inputs_path=workspace.inputs_path, seed=workspace.seed,
                                  input_shapes=dict(state.input_shapes), input_dtypes=dict(state.input_dtypes),
                                  variant=state.tolerance_of(artifact))
-        request = ExplainRequest(source=state.source.to_dict(), artifacts=[path], options=options)
+        request = ExplainRequest(source=state.source.to_dict(), artifacts=[path], options=options,
+                                 samples_dir=workspace.new_samples_dir())
         job = w.jobs.submit(request, f"explain {state.source.path.name} ↔ {artifact_label(artifact)}", state.key,
                             {"artifact": path})
         w.show_tab(w.TAB_LAYERS)

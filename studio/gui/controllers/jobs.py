@@ -21,7 +21,8 @@ from studio.workspace import ERROR
 LOG_TAIL = 60                      # worker output lines kept per job for its error dialog's details
 CONFIRM_CANCEL_AFTER_S = 5.0       # a job that has run longer is cancelled only once the user confirms
 FAILED_TITLES = {"inspect": "Could not read the model", "convert": "Conversion failed",
-                 "compare": "Comparison failed", "versions": "Could not read versions"}
+                 "compare": "Comparison failed", "explain": "Could not explain the layers",
+                 "versions": "Could not read versions"}
 
 
 class JobsController:
