@@ -95,7 +95,6 @@ def print_artifacts(artifacts: list[dict], report_path: str | None) -> None:
 def print_layers(report: dict) -> None:
     """One artifact's per-layer report: where it first drifts past its tolerance, then its worst layers."""
     from studio.compare import format_cosine, format_number, format_snr
-    from studio.signature import shape_text
 
     rows = report.get("rows", [])
     paired = report.get("paired", {})
@@ -109,7 +108,7 @@ def print_layers(report: dict) -> None:
     else:
         row = rows[first]
         out.print(f"  [red]first divergent layer[/]: #{row['index']} {escape(row['name'])} ({escape(row['op'])}) "
-                  f"{shape_text(row.get('shape') or [])}: max abs {format_number(row.get('max_abs'))}, "
+                  f"{_shape(row.get('shape'))}: max abs {format_number(row.get('max_abs'))}, "
                   f"{row.get('error_ratio', 0):.3g}× its tolerance; every layer upstream of it is within")
 
     def table(title: str, indices: list[int], growth: bool = False) -> None:
@@ -124,7 +123,7 @@ def print_layers(report: dict) -> None:
             last = f"{row['growth_db']:.1f} dB" if growth and row.get("growth_db") is not None else \
                 f"{row.get('error_ratio') or 0:.3g}"
             verdict = "[green]PASS[/]" if row.get("passed") else "[red]FAIL[/]"
-            t.add_row(str(row["index"]), escape(row["name"]), escape(row["op"]), shape_text(row.get("shape") or []),
+            t.add_row(str(row["index"]), escape(row["name"]), escape(row["op"]), _shape(row.get("shape")),
                       format_number(row.get("max_abs")), format_number(row.get("max_rel")),
                       format_cosine(row.get("cosine")), format_snr(row.get("snr_db")), last, verdict)
         out.print(t)
@@ -136,3 +135,9 @@ def print_layers(report: dict) -> None:
         out.print(f"  {len(unpaired)} tensors without a partner (see --json for each reason)", markup=False)
     for note in report.get("notes", []):
         out.print(f"  note: {note}", markup=False, highlight=False)
+
+
+def _shape(shape) -> str:
+    from studio.signature import shape_text
+
+    return "unknown" if shape is None else shape_text(shape)

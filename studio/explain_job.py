@@ -50,7 +50,8 @@ def run_explain(req: ExplainRequest, emit: Emit) -> int:
             model = None
             made, onnx_path = _make(job, source, signature, held, options, scratch, tflite=not artifacts)
             artifacts = artifacts or made
-        reports = explain_each(job, source, signature, feeds, onnx_path, artifacts, options, model=model,
+        reports = explain_each(job, source, signature, feeds, onnx_path,
+                               [(a, tolerance_variant(a, options)) for a in artifacts], options, model=model,
                                samples_dir=req.samples_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -58,25 +59,38 @@ def run_explain(req: ExplainRequest, emit: Emit) -> int:
 
 
 def explain_each(job: JobSteps, source: Source, signature: Signature, feeds: dict, onnx_path: Path,
-                 artifacts: list[Path], options: InputOptions, label: Callable[[Path], str] = str,
-                 model=None, samples_dir: str | None = None) -> list[dict]:
-    """Explain every artifact against the source, one stage each; emits and returns their layer reports."""
+                 artifacts: list[tuple[Path, str]], options: InputOptions, label: Callable[[Path], str] = str,
+                 model=None, samples_dir: str | None = None, keep_going: bool = False) -> list[dict]:
+    """Explain every (artifact, tolerance variant) against the source, one stage each; emits and returns their
+    layer reports. keep_going (convert --explain): an artifact that cannot be explained is a warning, and the
+    conversion's own results stand."""
     from studio.explain import explain_artifact
 
     reports = []
-    for artifact in artifacts:
-        variant = getattr(options, "variant", None) or guess_variant(artifact.name)
-        with job.stage(f"explain {artifact.name}"):
-            report = explain_artifact(source, artifact, onnx_path=onnx_path, feeds=feeds, signature=signature,
-                                      variant=variant, atol=options.atol, rtol=options.rtol, model=model,
-                                      progress=job.progress, log=job.log, top=getattr(options, "top", 10),
-                                      samples_dir=Path(samples_dir) / str(len(reports)) if samples_dir else None)
-            data = report.to_dict()
-            data["candidate"] = label(artifact)
-            job.emit(LayersExplained(layers=data))
-            reports.append(data)
-        job.step += 1
+    for artifact, variant in artifacts:
+        try:
+            with job.stage(f"explain {artifact.name}"):
+                report = explain_artifact(source, artifact, onnx_path=onnx_path, feeds=feeds, signature=signature,
+                                          variant=variant, atol=options.atol, rtol=options.rtol, model=model,
+                                          progress=job.progress, log=job.log, top=getattr(options, "top", 10),
+                                          samples_dir=Path(samples_dir) / str(len(reports)) if samples_dir else None)
+                data = report.to_dict()
+                data["candidate"] = label(artifact)
+                job.emit(LayersExplained(layers=data))
+                reports.append(data)
+        except StudioError as exc:
+            if not keep_going:
+                raise
+            job.log(f"cannot explain {artifact.name} layer by layer: {exc}", "warning")
     return reports
+
+
+def tolerance_variant(path: Path, options: InputOptions) -> str:
+    """The tolerance an artifact is explained with: --variant, else its kind and file name as compare guesses."""
+    from studio.artifacts import tolerance_class
+
+    given = getattr(options, "variant", None)
+    return given or tolerance_class("tflite" if path.suffix == ".tflite" else "onnx", guess_variant(path.name))
 
 
 def _clean(report: dict) -> bool:

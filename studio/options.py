@@ -2,7 +2,8 @@
 convert panel's defaults and "Copy command" are all derived from these dataclasses.
 
 A new option is one field here (with its `option(...)` metadata); the stage that reads it reads
-`ctx.options.<field>`, and the convert panel shows it if its `control` names a widget it knows.
+`ctx.options.<field>`. `control` names the convert panel's widget for it: the panel's options()/set_options()
+read and write it, and tests/gui/test_convert_options.py round-trips every field through the panel.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ class Option:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     parse: Callable[[Any, str], Any] | None = None      # (raw argparse value, flag) -> field value; raises StudioError
-    render: Callable[[Any], list[str]] | None = None    # field value -> its flag's arguments ([] when default)
     action: str | None = None                           # argparse action ("store_true", "append")
     type: Callable | None = None                        # argparse type
 
@@ -128,7 +128,8 @@ class InputOptions:
                                           help="the :DTYPE suffixes of --input-shape")
     inputs_path: str | None = option(None, flag="--inputs", parse=_existing_path,
                                      help=INPUTS_HELP)
-    seed: int = option(0, flag="--seed", type=int, help="seed of the random inputs (default 0)")
+    seed: int = option(0, flag="--seed", type=int, parse=lambda v, flag: _at_least(v, flag, 0),
+                       help="seed of the random inputs (default 0)")
     input_range: list[float] | None = option(None, flag="--input-range", parse=_range,
                                              help="LOW,HIGH of the random float inputs (default -1,1; 0,1 for images)")
     atol: float | None = option(None, flag="--atol", type=float, parse=_tolerance,
@@ -167,13 +168,13 @@ class CompareOptions(InputOptions):
 
 @dataclass
 class ExplainOptions(CompareOptions):
-    top: int = option(10, flag="--top", type=int, parse=lambda v, flag: _at_least_one(v, flag),
+    top: int = option(10, flag="--top", type=int, parse=lambda v, flag: _at_least(v, flag, 1),
                       help="how many of the worst layers to list (default 10)")
 
 
-def _at_least_one(value: int, flag: str) -> int:
-    if value < 1:
-        raise StudioError(f"{flag} {value}: give 1 or more")
+def _at_least(value: int, flag: str, least: int) -> int:
+    if value < least:
+        raise StudioError(f"{flag} {value}: give {least} or more")
     return value
 
 

@@ -66,7 +66,7 @@ class JobSteps:
         self.emit(Log(level=level, message=message))
 
     def progress(self, within: float, message: str) -> None:
-        fraction = (self.step + max(0.0, min(1.0, within))) / self.total_steps
+        fraction = min(1.0, (self.step + max(0.0, min(1.0, within))) / self.total_steps)
         self.emit(Progress(fraction=round(fraction, 4), message=message))
 
     @contextmanager
@@ -131,11 +131,13 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
 
     failed = _compare_all(job, req, source, feeds, ref_out, signature, artifacts, final_dir, out)
     passed = not failed
-    if failed and options.explain:
+    explainable = [a for a in failed if a.kind in ("onnx", "tflite") and not a.flex_ops]
+    if explainable and options.explain:
         from studio.explain_job import explain_each
 
-        explain_each(job, source, signature, feeds, onnx_path, [Path(a.path) for a in failed], options,
-                     label=lambda path: _final_path(str(path), final_dir, out))
+        explain_each(job, source, signature, feeds, onnx_path,
+                     [(Path(a.path), tolerance_class(a.kind, a.variant)) for a in explainable], options,
+                     label=lambda path: _final_path(str(path), final_dir, out), keep_going=True)
     report = job.record.report()
     report["exit_code"] = 0 if passed else 1
     report = _final_paths(report, final_dir, out)

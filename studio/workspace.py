@@ -35,6 +35,7 @@ class SourceState:
     comparisons: dict[str, dict] = field(default_factory=dict)       # artifact path -> its latest comparison
     input_shapes: dict[str, list[int]] = field(default_factory=dict)  # shapes of the last conversion
     input_dtypes: dict[str, str] = field(default_factory=dict)        # and dtypes, where the format has none
+    layers: dict[str, dict] = field(default_factory=dict)            # artifact path -> its latest per-layer report
 
     @property
     def key(self) -> str:
@@ -61,6 +62,20 @@ class SourceState:
         """Did this artifact's latest comparison pass? None while it has none."""
         comparison = self.comparisons.get(path)
         return None if comparison is None else bool(comparison.get("passed"))
+
+    def add_layers(self, reports: list[dict]) -> list[str]:
+        """Per-layer reports (a finished job's `layers`: studio explain, convert --explain), each kept as its
+        artifact's latest (keyed by its "candidate", spelled as the artifact list spells that path). Returns the
+        artifact paths that got one."""
+        paths = []
+        for report in reports or []:
+            candidate = report.get("candidate") if isinstance(report, dict) else None
+            if not candidate:
+                continue
+            path = next((a["path"] for a in self.artifacts if Path(a["path"]) == Path(str(candidate))), str(candidate))
+            self.layers[path] = report
+            paths.append(path)
+        return paths
 
 
 def unique_out_dir(folder: str | Path, stem: str, taken: set[str] | frozenset[str] = frozenset()) -> Path:
@@ -176,7 +191,8 @@ class Workspace:
         - its output folder is no longer reserved;
         - an inspect job that ended without a summary leaves the source unreadable, with the job's error;
         - a conversion that succeeded adds its artifacts and remembers the input shapes they were made with;
-        - a finished job's comparisons are kept even if none arrived live (the ones that did stay as they are).
+        - a finished job's comparisons are kept even if none arrived live (the ones that did stay as they are);
+        - a finished job's per-layer reports (any kind: explain, convert --explain) replace their artifacts' old ones.
         """
         self.release(record.job_id)
         state = self.get(key)
@@ -190,12 +206,13 @@ class Workspace:
         if record.kind == "convert" and record.state == DONE:
             known = {a["path"] for a in state.artifacts}
             state.artifacts += [a for a in record.artifacts if a["path"] not in known]
-            options = _options_of(record.request)
+            options = _options_of(getattr(record, "request", None) or record.requested)   # QueuedJob | JobRecord
             state.input_shapes = dict(options.get("input_shapes") or {})
             state.input_dtypes = dict(options.get("input_dtypes") or {})
         if record.state == DONE:
             for comparison in record.comparisons:
                 state.comparisons.setdefault(str(comparison.get("candidate")), comparison)
+            state.add_layers(record.layers)
         return state
 
 

@@ -54,11 +54,13 @@ def test_explain_names_the_perturbed_layer_and_exits_1(models, converted, tmp_pa
 
 
 def test_explain_with_no_artifact_makes_and_removes_its_own(models, tmp_path):
+    temp = tmp_path / "tmp"   # the command's and its worker's temp folder: what they leave there is theirs
+    temp.mkdir()
     before = set(tmp_path.iterdir())
-    result = run_studio("explain", models["cnn_pt2"], "--top", "3", cwd=tmp_path)
+    result = run_studio("explain", models["cnn_pt2"], "--top", "3", cwd=tmp_path, env={"TMPDIR": str(temp)})
     assert result.returncode == 0, result.stderr
     assert "cnn_float32.tflite" in result.stdout and "no divergent layer" in result.stdout
-    assert set(tmp_path.iterdir()) == before
+    assert set(tmp_path.iterdir()) == before and list(temp.iterdir()) == []
 
 
 def test_explain_rejects_what_it_cannot_read_in_one_line(models, tmp_path):
@@ -73,11 +75,13 @@ def test_explain_rejects_what_it_cannot_read_in_one_line(models, tmp_path):
 
 def test_convert_explain_adds_layers_for_each_failing_artifact(models, tmp_path):
     out = tmp_path / "out"
-    result = run_studio("convert", models["cnn_pt2"], "--out", out, "--to", "tflite", "--quantize",
+    result = run_studio("convert", models["cnn_pt2"], "--out", out, "--to", "savedmodel,tflite", "--quantize",
                         "float32,float16", "--atol", "0", "--rtol", "0", "--explain", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     report = json.loads((out / "report.json").read_text())
     failed = {c["candidate"] for c in report["comparisons"] if not c["passed"]}
-    assert failed and {layers["candidate"] for layers in report["layers"]} == failed
+    savedmodel = str(out / "cnn_savedmodel")
+    assert savedmodel in failed and (out / "cnn_savedmodel").is_dir(), "a SavedModel has no layers: it stays as is"
+    assert {layers["candidate"] for layers in report["layers"]} == failed - {savedmodel}
     assert all(str(out) in layers["candidate"] for layers in report["layers"])
     assert "first divergent layer" in result.stdout

@@ -25,3 +25,9 @@ def test_readme_documents_every_option_of_every_command():
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert flag in README, f"studio {name} {flag}"
+
+
+def test_the_frozen_app_passes_every_cli_command_to_the_cli():
+    from studio import cli, frozen
+
+    assert set(frozen.CLI_COMMANDS) == set(cli.COMMANDS)

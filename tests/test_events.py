@@ -76,3 +76,11 @@ def test_a_failed_comparison_a_failure_and_a_cancel_read_differently():
                   Finished(exit_code=130)):
         cancelled.apply(event)
     assert cancelled.state == CANCELLED and cancelled.exit_code == 130
+
+
+def test_a_job_asked_to_cancel_ends_cancelled_whatever_its_failure_says():
+    record = JobRecord(cancel_requested=True)
+    for event in (JobStarted(kind="convert"), Failed(error="the worker process died with SIGKILL", exit_code=3),
+                  Finished(exit_code=3)):
+        record.apply(event)
+    assert record.state == CANCELLED and record.cancelled

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from studio.formats import Format, Source
-from studio.jobs.events import ArtifactWritten, Compared, Converted, Failed, Finished, Inspected, JobStarted
+from studio.jobs.events import (ArtifactWritten, Compared, Converted, Failed, Finished, Inspected, JobStarted,
+                                LayersExplained)
 from studio.jobs.protocol import CompareRequest, ConvertRequest
 from studio.jobs.record import JobRecord
 from studio.options import ConvertOptions
@@ -124,6 +125,50 @@ def test_a_report_request_dict_works_too(ws, source):
     record.request = {"options": {"input_shapes": {"": [2, 3]}, "input_dtypes": {}}}
     ws.fold_finished(state.key, record)
     assert state.input_shapes == {"": [2, 3]}
+
+
+def test_a_plain_job_record_reads_the_request_it_was_started_with(ws, source):
+    """A JobRecord has no request object (only a QueuedJob does): the options come from JobStarted's request."""
+    state, _ = ws.add(source)
+    record = JobRecord(kind="convert")
+    request = {"options": {"input_shapes": {"x": [1, 3, 4, 4]}, "input_dtypes": {"x": "float16"}}}
+    for event in (JobStarted(kind="convert", source=source.to_dict(), request=request),
+                  ArtifactWritten(artifact=artifact("/out/a.onnx", "onnx")),
+                  Converted(report_path="/out/r.json", out_dir="/out", passed=True), Finished(exit_code=0)):
+        record.apply(event)
+    assert not hasattr(record, "request")
+    assert ws.fold_finished(state.key, record) is state
+    assert state.input_shapes == {"x": [1, 3, 4, 4]} and state.input_dtypes == {"x": "float16"}
+
+
+def layers_record(kind: str, reports: list[dict], fail: str | None = None) -> JobRecord:
+    record = JobRecord(kind=kind)
+    events = [JobStarted(kind=kind), *(LayersExplained(layers=r) for r in reports)]
+    events += [Failed(error=fail), Finished(exit_code=3)] if fail else [Finished(exit_code=1)]
+    for event in events:
+        record.apply(event)
+    return record
+
+
+def test_per_layer_reports_of_any_finished_job_are_kept_per_artifact(ws, source):
+    state, _ = ws.add(source)
+    arts = [artifact("/out/tiny.onnx", "onnx"), artifact("/out/tiny_float16.tflite", "tflite", "float16")]
+    ws.fold_finished(state.key, finished_convert(source, arts))
+    assert state.layers == {}
+
+    first = {"candidate": "/out//tiny_float16.tflite", "first_divergent": 2, "rows": []}   # spelled otherwise
+    convert = layers_record("convert", [first])                                         # convert --explain
+    assert ws.fold_finished(state.key, convert) is state
+    assert state.layers == {"/out/tiny_float16.tflite": first}       # keyed as the artifact list spells it
+
+    again = {"candidate": "/out/tiny_float16.tflite", "first_divergent": None, "rows": []}
+    onnx = {"candidate": "/out/tiny.onnx", "first_divergent": None, "rows": []}
+    ws.fold_finished(state.key, layers_record("explain", [again, onnx]))
+    assert state.layers == {"/out/tiny_float16.tflite": again, "/out/tiny.onnx": onnx}   # the latest wins
+
+    ws.fold_finished(state.key, layers_record("explain", [first], fail="worker died"))
+    assert state.layers["/out/tiny_float16.tflite"] is again         # a failed job's reports are not kept
+    assert state.add_layers([{"rows": []}, "junk"]) == []            # no candidate: nothing to key it by
 
 
 def test_a_closed_source_ignores_its_jobs(ws, source):

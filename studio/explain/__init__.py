@@ -325,7 +325,7 @@ def _row(index: int, value: Any, reference: SideMap, candidate: SideMap, graph: 
     onnx_node = graph.by_name[chain[0]].node if chain else value.node
     return LayerRow(index=index, name=value.name, op=op, reference_node=reference.partners[value.name].node,
                     candidate_node=candidate.partners[value.name].node, onnx_node=onnx_node,
-                    shape=list(value.shape) if value.shape is not None else [],
+                    shape=list(value.shape) if value.shape is not None else None,
                     **{k: result.get(k) for k in ("max_abs", "mean_abs", "rmse", "max_rel", "cosine", "snr_db",
                                                   "ref_max_abs", "error_ratio")},
                     passed=bool(result["passed"]))

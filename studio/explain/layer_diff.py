@@ -37,7 +37,7 @@ class LayerRow:
     reference_node: str               # FX node / Keras layer / ONNX node of the source
     candidate_node: str               # TFLite tensor / ONNX node of the artifact
     onnx_node: str                    # the ONNX node (a fused chain's first node)
-    shape: list[int]
+    shape: list[int] | None           # None: the ONNX does not say
     max_abs: float | None = None
     mean_abs: float | None = None
     rmse: float | None = None

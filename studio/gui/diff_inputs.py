@@ -3,8 +3,9 @@
 - `InputsBar`: seeded random inputs or a file (.npy/.npz/image, chosen or dropped); emits `changed` with
   {"inputs_path": str | None, "seed": int} when the user picks others.
 - `load_sample_pair`: a comparison's saved outputs, the candidate laid onto the reference's shape with the
-  output's `permutation` (studio.compare.align) unless the sample says `aligned`. `plot_pair` draws one on a
-  PlotPanel. See studio/gui/diff_view.py for the `samples` a comparison may carry.
+  output's `permutation` (studio.compare.align) unless the sample says `aligned`; `load_samples`, the one loader
+  of a saved .npy pair, also reads the Layers tab's per-layer tensors. `plot_pair` draws one on a PlotPanel. See
+  studio/gui/diff_view.py for the `samples` a comparison may carry.
 """
 
 from __future__ import annotations
@@ -35,22 +36,31 @@ def has_samples(comparison: dict, output: dict) -> bool:
 
 def load_sample_pair(comparison: dict, output: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """(reference, candidate in the reference's shape), or None when the comparison carries no samples."""
-    samples = (comparison.get("samples") or {}).get(output.get("name"))
+    return load_samples((comparison.get("samples") or {}).get(output.get("name")), output.get("permutation"))
+
+
+def load_samples(samples: dict | None, permutation=None, aligned: bool = False) \
+        -> tuple[np.ndarray, np.ndarray] | None:
+    """The one loader of a saved {"reference": .npy, "candidate": .npy} pair (a comparison's output, a per-layer
+    report's layer): (reference, candidate in the reference's shape), or None when there is none. The candidate is
+    laid onto the reference's shape with `permutation` unless it was saved so (`aligned`, or the pair says so)."""
     if not samples:
         return None
     try:
         reference = np.load(samples["reference"], allow_pickle=False)
         candidate = np.load(samples["candidate"], allow_pickle=False)
+    except FileNotFoundError:
+        raise SampleError("the saved tensors are gone (they live only as long as the job's temporary folder)") \
+            from None
     except (OSError, ValueError, KeyError) as exc:
         raise SampleError(f"sample outputs unreadable: {exc}") from None
     if not isinstance(reference, np.ndarray) or not isinstance(candidate, np.ndarray):
         raise SampleError("sample outputs must be .npy arrays")
-    if samples.get("aligned"):
+    if aligned or samples.get("aligned"):
         if candidate.shape != reference.shape:
             raise SampleError(f"candidate {list(candidate.shape)} is not in the reference's shape "
                               f"{list(reference.shape)}")
         return reference, candidate
-    permutation = output.get("permutation")
     if permutation is None and candidate.shape == reference.shape:
         return reference, candidate
     from studio.compare import align   # pure numpy

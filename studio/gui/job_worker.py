@@ -1,8 +1,8 @@
 """Jobs in the GUI: each runs in a worker process (JobRunner), supervised from a QThread whose events become signals.
 
 The GUI thread never blocks on a worker and never imports a framework. Jobs wait in lanes, first in first out:
-conversions and comparisons share the "convert" lane (one at a time: they are heavy), inspect and versions
-jobs share the "quick" lane so opening a model is not stuck behind a long conversion.
+conversions, comparisons and explain jobs share the "convert" lane (one at a time: they are heavy), inspect and
+versions jobs share the "quick" lane so opening a model is not stuck behind a long conversion.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from studio.errors import one_line
 from studio.jobs.events import Event, Failed, Finished
-from studio.jobs.record import CANCELLED, QUEUED, JobRecord
+from studio.jobs.record import QUEUED, JobRecord
 
-LANES = {"convert": "convert", "compare": "convert", "inspect": "quick", "versions": "quick"}
+LANES = {"convert": "convert", "compare": "convert", "explain": "convert", "inspect": "quick", "versions": "quick"}
 _numbers = itertools.count(1)
 
 
@@ -43,7 +43,6 @@ class QueuedJob(JobRecord):
     number: int = field(default_factory=lambda: next(_numbers))   # short, for the log: "[3] ..."
     queued_at: float = field(default_factory=time.monotonic)
     runner: Any = None                       # the runner once the thread made it (runner.pid: the worker)
-    cancel_requested: bool = False
 
     def __post_init__(self) -> None:
         self.job_id = self.job_id or getattr(self.request, "job_id", "")
@@ -201,8 +200,6 @@ class JobQueue(QObject):
 
     def _on_event(self, job: QueuedJob, event: Event) -> None:
         job.apply(event)
-        if isinstance(event, Failed) and job.cancel_requested:
-            job.state = CANCELLED
         self.job_event.emit(job, event)
         self.job_changed.emit(job)
         if isinstance(event, Finished):

@@ -178,48 +178,15 @@ def ratio_text(ratio: float) -> str:
     return f"{ratio:.3g}"
 
 
-def number_text(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "—"
+# max abs, cosine and SNR are written by studio.compare's format_number / format_cosine / format_snr, as the
+# Compare tab and the CLI write them; a shape by studio.signature.shape_text (see layers_view.shape_cell).
+
+def growth_text(value: Any) -> str:
+    """The SNR a layer loses (int8), as the CLI's table writes it: "16.0 dB"; "-" when not computed."""
     try:
-        number = float(value)
+        return "-" if value is None else f"{float(value):.1f} dB"
     except (TypeError, ValueError):
         return str(value)
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "∞" if number > 0 else "−∞"
-    return f"{number:.{digits}g}"
-
-
-def cosine_text(value: Any) -> str:
-    if value is None:
-        return "—"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return "NaN" if math.isnan(number) else f"{number:.6f}"
-
-
-def db_text(value: Any) -> str:
-    if value is None:
-        return "—"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "∞ dB" if number > 0 else "−∞ dB"
-    return f"{number:.1f} dB"
-
-
-def shape_text(shape: Any) -> str:
-    if not shape:
-        return "scalar" if shape == [] else "?"
-    return "×".join("?" if d in (None, -1) else str(d) for d in shape)
 
 
 def percent_text(fraction: Any) -> str:

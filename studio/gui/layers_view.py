@@ -30,8 +30,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QCheckBox, QComboB
                                QStackedWidget, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
                                QToolButton, QVBoxLayout, QWidget)
 
+from studio.compare import format_cosine, format_number, format_snr
 from studio.gui import layers_data as data
+from studio.gui.diff_inputs import SampleError, load_samples
 from studio.gui.plots import ErrorHistogram, ScatterPlot, as_float, is_dark, muted_color, verdict_color, verdict_icon
+from studio.signature import shape_text
 
 ROW_ROLE = Qt.ItemDataRole.UserRole            # the row dict
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1       # what a column sorts by
@@ -71,6 +74,12 @@ def _float(value, default: float = math.nan) -> float:
 
 def layer_name(row: dict) -> str:
     return str(row.get("reference_node") or row.get("onnx_node") or row.get("name") or "?")
+
+
+def shape_cell(shape) -> str:
+    """A layer's shape in the table: "1×4×8×8"; a scalar "[]" as every other screen writes it; "unknown" when the
+    engine could not tell (None)."""
+    return shape_text(shape, sep="×", brackets=shape is not None and len(shape) == 0, unknown="unknown")
 
 
 def row_tooltip(row: dict) -> str:
@@ -203,17 +212,17 @@ class LayersModel(QAbstractTableModel):
         if column == Column.OP:
             return str(row.get("op") or "")
         if column == Column.SHAPE:
-            return data.shape_text(row.get("shape"))
+            return shape_cell(row.get("shape"))
         if column == Column.ERROR:
             return data.ratio_text(row.get("error_ratio"))
         if column == Column.MAX_ABS:
-            return data.number_text(row.get("max_abs"))
+            return format_number(row.get("max_abs"))
         if column == Column.COSINE:
-            return data.cosine_text(row.get("cosine"))
+            return format_cosine(row.get("cosine"))
         if column == Column.SNR:
-            return data.db_text(row.get("snr_db"))
+            return format_snr(row.get("snr_db"))
         if column == Column.GROWTH:
-            return data.db_text(row.get("growth_db"))
+            return data.growth_text(row.get("growth_db"))
         if column == Column.VERDICT:
             return "PASS" if row.get("passed") else "FAIL"
         return ""
@@ -349,36 +358,10 @@ class ErrorLegend(QWidget):
 # ---------------------------------------------------------------- plots of one layer
 
 
-class SampleError(ValueError):
-    """Why a layer's tensors can't be plotted, in one line."""
-
-
 def layer_samples(report: dict | None, row: dict) -> tuple[np.ndarray, np.ndarray] | None:
-    """(source tensor, artifact tensor in the source's shape) of a row, or None when the report kept none."""
-    samples = ((report or {}).get("samples") or {}).get(str(row.get("index")))
-    if not samples:
-        return None
-    try:
-        reference = np.load(samples["reference"], allow_pickle=False)
-        candidate = np.load(samples["candidate"], allow_pickle=False)
-    except FileNotFoundError:
-        raise SampleError("its saved tensors are gone (they live only as long as the job's temporary folder)") \
-            from None
-    except (OSError, ValueError, KeyError) as exc:
-        raise SampleError(f"its saved tensors are unreadable: {exc}") from None
-    if candidate.shape == reference.shape:
-        return reference, candidate
-    from studio.compare import align, alignments   # numpy only
-
-    for permutation in alignments(reference.shape, candidate.shape):
-        try:
-            return reference, align(candidate, reference.shape, permutation)
-        except ValueError:
-            continue
-    if candidate.size == reference.size:
-        return reference.ravel(), candidate.ravel()
-    raise SampleError(f"the artifact's tensor {list(candidate.shape)} does not fit the source's "
-                      f"{list(reference.shape)}")
+    """(source tensor, artifact tensor in the source's shape) of a row, or None when the report kept none. The
+    engine saved the artifact's tensor already laid onto the source's shape (studio.explain.samples)."""
+    return load_samples(((report or {}).get("samples") or {}).get(str(row.get("index"))), aligned=True)
 
 
 class LayerPlots(QWidget):
@@ -736,7 +719,7 @@ class LayersView(QWidget):
         growth = data.ranked(report, "growth")[:MAX_NAMED]
         if growth:
             lines.append("Most SNR lost (int8): " + ", ".join(
-                f"#{row.get('index')} {html.escape(layer_name(row))} ({data.db_text(row.get('growth_db'))})"
+                f"#{row.get('index')} {html.escape(layer_name(row))} ({data.growth_text(row.get('growth_db'))})"
                 for row in growth))
         self.summary_label.setText("<br>".join(lines))
         notes = [str(note) for note in report.get("notes") or []]

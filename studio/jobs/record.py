@@ -44,6 +44,7 @@ class JobRecord:
     failed_stage: str | None = None
     details: str | None = None
     cancelled: bool = False
+    cancel_requested: bool = False      # someone asked to cancel it: how it ends is then a cancel
     crashed: bool = False
     exit_code: int | None = None
     started: float | None = None        # JobStarted's wall-clock time
@@ -116,7 +117,7 @@ class JobRecord:
         self.error, self.failed_stage, self.details = event.error or "the job failed", event.stage, event.details
         self.exit_code = event.exit_code
         self.crashed = event.crashed
-        if event.cancelled:
+        if event.cancelled or self.cancel_requested:
             self.cancelled = True
             self.state = CANCELLED
 

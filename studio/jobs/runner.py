@@ -55,6 +55,8 @@ class JobRunner:
             request = replace(request, staging_dir=str(staging_dir_for(request.out_dir)))
         elif hasattr(request, "staging_dir") and not request.staging_dir:   # scratch only: a temp folder
             request = replace(request, staging_dir=tempfile.mkdtemp(prefix=f"studio-{request.kind}-"))
+            # the libraries' temp files too (onnxruntime copies, logs): removed with it, even after a kill
+            env = {"TMPDIR": request.staging_dir, **(env or {})}
         self.request = request
         self.command = command or worker_command()
         self.env = {**worker_env(), **(env or {})}

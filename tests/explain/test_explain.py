@@ -121,10 +121,10 @@ def test_an_onnx_artifact_that_is_its_source_has_no_divergent_layer(onnx_source)
     assert report["first_divergent"] is None and report["growth"] == []
     assert report["paired"] == {"reference": 1.0, "candidate": 1.0}
     assert set(report) == {"reference", "candidate", "variant", "tolerance", "rows", "unpaired", "first_divergent",
-                           "worst", "growth", "paired", "notes"}
+                           "worst", "growth", "paired", "notes", "samples"}
     assert set(report["rows"][0]) == {"index", "name", "op", "reference_node", "candidate_node", "onnx_node", "shape",
                                       "max_abs", "mean_abs", "rmse", "max_rel", "cosine", "snr_db", "ref_max_abs",
-                                      "error_ratio", "passed", "growth_db"}
+                                      "error_ratio", "passed", "growth_db", "weight_snr_db"}
     assert report["rows"][2]["onnx_node"] == "gemm2" and report["rows"][2]["op"] == "Gemm"
     assert LayerReport.from_dict(json.loads(json.dumps(report))).to_dict() == report
 

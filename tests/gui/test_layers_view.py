@@ -9,27 +9,25 @@ source and an ONNX "artifact" whose node names differ, so every name the view se
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import WAIT, FakeRunner, inspect_script
 from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtTest import QTest
 from PySide6.QtWebEngineCore import QWebEngineScript
 
 from studio.gui import layers_data
-from studio.gui.layers_view import Column, ErrorBarDelegate, LayersView
-from studio.jobs.events import (ArtifactWritten, Converted, Failed, Finished, Inspected, JobStarted, LayersExplained,
-                                Progress, StageFinished, StageStarted)
+from studio.gui.layers_view import Column, ErrorBarDelegate, LayersView, shape_cell
+from studio.jobs.events import (ArtifactWritten, Converted, Finished, JobStarted, LayersExplained, Progress,
+                                StageFinished, StageStarted)
 from studio.jobs.protocol import ExplainRequest
 from studio.jobs.record import CANCELLED, DONE
 
 pytestmark = pytest.mark.gui
 LOAD_TIMEOUT_MS = 60_000
-WAIT = object()          # in a fake script: block until the job is cancelled
 
 # source ONNX node -> the artifact's node of the same op (the artifact renames every node, as converters do)
 NODES = [("conv1", "Conv", "c1"), ("relu1", "Relu", "r1"), ("conv2", "Conv", "c2"), ("add1", "Add", "a1"),
@@ -288,33 +286,6 @@ def test_graph_panes_colour_nodes_by_error_and_select_by_name(qtbot, models):
 # ---------------------------------------------------------------- the window, with scripted jobs
 
 
-class FakeRunner:
-    """A JobRunner's stand-in (start, events, cancel, pid) that plays a script of real events."""
-
-    pid = 4242
-
-    def __init__(self, request, script: list):
-        self.request, self.script = request, script
-        self._cancelled = threading.Event()
-
-    def start(self) -> "FakeRunner":
-        return self
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    def events(self):
-        for item in self.script:
-            if item is WAIT:
-                self._cancelled.wait(30)
-            if self._cancelled.is_set():
-                yield Failed(job_id=self.request.job_id, error="cancelled", cancelled=True, exit_code=130)
-                yield Finished(job_id=self.request.job_id, exit_code=130)
-                return
-            if item is not WAIT:
-                yield dataclasses.replace(item, job_id=self.request.job_id)
-
-
 class FakeWorkers:
     def __init__(self, artifact: Path):
         self.artifact = artifact
@@ -326,17 +297,14 @@ class FakeWorkers:
         self.requests.append(request)
         return FakeRunner(request, getattr(self, f"{request.kind}_script")(request))
 
-    @staticmethod
-    def inspect_script(request) -> list:
-        from studio.formats import Source
-        from studio.model_summary import inspect_model
-
-        return [JobStarted(kind="inspect", source=request.source),
-                Inspected(summary=inspect_model(Source.from_dict(request.source))), Finished(exit_code=0)]
+    inspect_script = staticmethod(inspect_script)
 
     def convert_script(self, request) -> list:
+        """A conversion; with --explain (the panel's "Explain failures per layer"), its artifact's layer report."""
         artifact = {"kind": "onnx", "variant": "float32", "path": str(self.artifact), "bytes": 2048}
+        explained = [LayersExplained(layers=self.report)] if request.options.explain and self.report else []
         return [JobStarted(kind="convert", source=request.source, plan=["onnx"]), ArtifactWritten(artifact=artifact),
+                *explained,
                 Converted(report_path=f"{request.out_dir}/report.json", out_dir=request.out_dir, passed=True),
                 Finished(exit_code=0)]
 
@@ -508,6 +476,46 @@ def test_cancelling_an_explain_job_leaves_no_report(window_with, qtbot, gui, mod
     assert win.layers_view.report is None and not win.layers_view.busy_label.isVisible()
     assert win.explain_action.isEnabled()
     assert not gui.message_boxes()
+
+
+def test_a_conversion_with_explain_fills_the_layers_tab(window_with, qtbot, gui, models):
+    """convert --explain (the panel's "Explain failures per layer"): the convert job's own per-layer report is the
+    artifact's, kept by the workspace and shown in the Layers tab without an explain job."""
+    source, artifact = models
+    workers = FakeWorkers(artifact)
+    workers.report = make_report(source, artifact)
+    win = window_with(workers)
+    state = gui.open_and_inspect(qtbot, win, source)
+    win.convert_panel.explain.setChecked(True)
+    job = win.convert()
+    assert job.request.options.explain
+    gui.wait_job(qtbot, job, timeout=10_000)
+    assert job.state == DONE and job.layers == [workers.report]
+    assert state.layers == {str(artifact): workers.report}
+    assert f"[{job.id}] layers_float32.onnx: first divergent layer #2 add1" in win.log_view.toPlainText()
+
+    win.sidebar.setCurrentItem(win.sidebar.topLevelItem(0).child(0))
+    view = win.layers_view
+    assert view.report is workers.report and view.selected_row()["index"] == 2
+    assert not [j for j in win.jobs.jobs if j.kind == "explain"]
+    assert win.export_layers_action.isEnabled()
+
+    win.opener.close_source(state.key)                 # the report goes with its source
+    assert view.report is None and not win.workspace.sources
+
+
+def test_the_table_writes_numbers_and_shapes_as_the_compare_tab_and_the_cli(view, models):
+    from studio.compare import format_cosine, format_number, format_snr
+
+    report = make_report(*models)
+    view.show_report(report)
+    row = layers_data.row_by_index(report)[2]
+    proxy = view.proxy
+    assert proxy.index(2, Column.MAX_ABS).data() == format_number(row["max_abs"])
+    assert proxy.index(2, Column.COSINE).data() == format_cosine(row["cosine"])
+    assert proxy.index(2, Column.SNR).data() == format_snr(row["snr_db"])
+    assert shape_cell([1, 4, 8, 8]) == "1×4×8×8" and shape_cell([None, 4]) == "?×4"
+    assert shape_cell(None) == "unknown" and shape_cell([]) == "[]"       # not known at all vs a scalar
 
 
 # ---------------------------------------------------------------- for real: the worker explains a tiny model

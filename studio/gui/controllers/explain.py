@@ -2,8 +2,9 @@
 the graphs by error, selecting a row's node in both graph panes, and the Model Explorer export.
 
 The artifact explained is the one selected in the Models list (the tab's artifact box mirrors that selection), so
-the graphs, the Compare tab and the Layers tab always show the same pair. Reports are kept per (source, artifact)
-for the session; a new explanation of the same pair replaces its report.
+the graphs, the Compare tab and the Layers tab always show the same pair. Reports are the workspace's
+(SourceState.layers: one per artifact, from any finished job that brought one: explain, convert --explain); a new
+explanation of the same pair replaces its report.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ def model_explorer_files(source: Path, artifact: Path, folder: Path) -> dict[str
 class ExplainController:
     def __init__(self, window):
         self.window = window
-        self.reports: dict[tuple[str, str], dict] = {}      # (source key, artifact path) -> its latest report
         view = window.layers_view
         view.row_selected.connect(self.select_in_graphs)
         view.artifact_chosen.connect(self.choose_artifact)
@@ -49,7 +49,7 @@ class ExplainController:
         window.sidebar.artifact_selected.connect(lambda _key, _artifact: self.refresh())
         window.sidebar.model().rowsRemoved.connect(lambda *_: self.refresh())   # a source closed
         window.jobs.job_event.connect(self.on_event)
-        window.jobs.job_finished.connect(self.on_finished)
+        # on_finished is called by JobsController.on_finished once the workspace has folded the job
 
     def bind_actions(self) -> None:
         """The tab's buttons are the window's actions (enabled as they are)."""
@@ -84,7 +84,8 @@ class ExplainController:
         return None
 
     def report_of(self, key: str, path: str) -> dict | None:
-        return self.reports.get((key, path))
+        state = self.window.workspace.get(key)
+        return None if state is None else state.layers.get(path)
 
     def refresh(self) -> None:
         """Show what the Models list's selection has: its report, the reason there is none, or a job running."""
@@ -192,22 +193,18 @@ class ExplainController:
         return job
 
     def on_event(self, job: QueuedJob, event) -> None:
-        if job.kind != "explain":
+        """The Log tab: an explain job's stages, and every per-layer report's verdict (convert --explain too). The
+        reports themselves reach the workspace when the job finishes (Workspace.fold_finished)."""
+        if isinstance(event, LayersExplained):
+            self.window.job_events.log(job, self.verdict_line(event.layers))
+        elif job.kind != "explain":
             return
-        if isinstance(event, StageStarted):
+        elif isinstance(event, StageStarted):
             self.window.job_events.log(job, f"▶ {event.name}")
         elif isinstance(event, StageFinished):
             mark = "✓" if event.ok else "✗"
             self.window.job_events.log(job, f"{mark} {event.name} ({event.seconds:.1f} s)" +
                                        ("" if event.ok else f": {event.error}"))
-        elif isinstance(event, LayersExplained):
-            report = event.layers
-            path = job.context.get("artifact") or str(report.get("candidate"))
-            self.reports[(job.source_key, path)] = report
-            self.window.job_events.log(job, self.verdict_line(report))
-            state, artifact = self.target()
-            if state is not None and state.key == job.source_key and artifact["path"] == path:
-                self.refresh()
 
     @staticmethod
     def verdict_line(report: dict) -> str:
@@ -223,15 +220,13 @@ class ExplainController:
                                                            "no divergent layer")
 
     def on_finished(self, job: QueuedJob) -> None:
-        if job.kind != "explain":
+        """A job finished and the workspace has folded it (JobsController.on_finished calls this): an explain job's
+        verdict in the status bar; the tab shows what any job with per-layer reports brought."""
+        if job.kind != "explain" and not job.layers:
             return
-        w = self.window
-        path = job.context.get("artifact")
-        if job.state == DONE and (job.source_key, path) in self.reports:
-            w.statusBar().showMessage(f"{job.title}: {self.verdict_line(self.reports[(job.source_key, path)])}",
-                                      10000)
-        elif job.state == DONE:
-            w.statusBar().showMessage(f"{job.title}: the job reported no layers", 10000)
+        if job.kind == "explain" and job.state == DONE:
+            self.window.statusBar().showMessage(f"{job.title}: " + (self.verdict_line(job.layers[-1]) if job.layers
+                                                                    else "the job reported no layers"), 10000)
         self.refresh()
 
     def on_activated(self, job: QueuedJob) -> None:

@@ -90,6 +90,7 @@ class JobsController:
             w.statusBar().showMessage(f"Cancelled: {job.title}", 5000)
         elif job.state == FAILED:
             self.report_failed(job)
+        w.explainer.on_finished(job)      # after the fold: the Layers tab reads the workspace's reports
         w.update_actions()
 
     def report_failed(self, job: QueuedJob) -> None:

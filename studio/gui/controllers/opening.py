@@ -111,7 +111,7 @@ class OpenController:
         if not key or w.workspace.get(key) is None:
             return
         for job in w.jobs.jobs:
-            if job.source_key == key and not job.finished and job.kind in ("inspect", "compare"):
+            if job.source_key == key and not job.finished and job.kind in ("inspect", "compare", "explain"):
                 w.jobs.cancel(job)
         w.workspace.remove(key)
         w.sidebar.remove_source(key)
