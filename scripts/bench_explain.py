@@ -9,7 +9,11 @@ The model is built and converted first (not measured). Each measured command run
 process whose only child is the CLI (bench_zoo.measure: wall time, ru_maxrss of the worker, psutil samples).
 GB here means 1e9 bytes.
 
-    .venv/bin/python scripts/bench_explain.py [--keep]
+--zoo instead explains every case of the test zoo (tests/zoo: keras.applications, HF transformers, Swin, ViT,
+...; random weights) against its float32 TFLite, and prints the fraction of ONNX node outputs paired with the
+source and with the TFLite per case (target >= 95% for the CNNs and transformers).
+
+    .venv/bin/python scripts/bench_explain.py [--keep] [--zoo]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def measured(tag: str, work: Path, cmd: list[str]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--zoo", action="store_true", help="paired fractions on every case of the test zoo")
     parser.add_argument("--_measure", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("cmd", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -50,6 +55,12 @@ def main() -> int:
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="bench-explain-"))
+    if args.zoo:
+        try:
+            return zoo(work)
+        finally:
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
     try:
         source = work / "vit_b16.pt2"
         subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import bench_zoo; "
@@ -87,6 +98,51 @@ def main() -> int:
             print(f"kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def zoo(work: Path) -> int:
+    """Every zoo case: convert to ONNX + float32 TFLite, explain the TFLite, print the paired fractions."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "zoo"))
+    from zoo_models import CASES, ZOO, save_zoo_model
+
+    rows, saved = [], {}
+    for name, fmt in CASES:
+        if name not in saved:
+            saved[name] = save_zoo_model(ZOO[name], work / "models" / name)
+        case = saved[name]
+        extra = ["--inputs", str(case.inputs_file)]
+        if fmt == "torchscript":
+            for shape in case.model.torchscript_shapes:
+                extra += ["--input-shape", shape]
+        out = work / "out" / f"{name}-{fmt}"
+        converted = subprocess.run([sys.executable, "-m", "studio", "convert", str(case.sources[fmt]), "--to",
+                                    "onnx,tflite", "--quantize", "float32", "--out", str(out), *extra],
+                                   capture_output=True, text=True)
+        tflite = next(out.glob("*_float32.tflite"), None)
+        if tflite is None:
+            rows.append((f"{name}-{fmt}", None, None, None, "convert failed: " + converted.stderr.strip()[-120:], 0.0))
+            continue
+        t0 = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "studio", "explain", str(case.sources[fmt]), str(tflite),
+                                 "--json", *extra], capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        if result.returncode not in (0, 1):
+            rows.append((f"{name}-{fmt}", None, None, None, result.stderr.strip()[-160:], seconds))
+            continue
+        [report] = json.loads(result.stdout)
+        first = report["first_divergent"]
+        rows.append((f"{name}-{fmt}", len(report["rows"]), report["paired"]["reference"],
+                     report["paired"]["candidate"], "none" if first is None else report["rows"][first]["name"],
+                     seconds))
+        print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+    print(f"\n{'case':34}{'layers':>8}{'source':>9}{'tflite':>9}{'seconds':>9}  first divergent / error")
+    for case, layers, ref, cand, first, seconds in rows:
+        paired = f"{ref:>9.1%}{cand:>9.1%}" if ref is not None else f"{'-':>9}{'-':>9}"
+        print(f"{case:34}{layers if layers is not None else '-':>8}{paired}{seconds:>9.1f}  {first}")
+    measured = [(r[2], r[3]) for r in rows if r[2] is not None]
+    below = [r[0] for r in rows if r[2] is not None and min(r[2], r[3]) < TARGET_PAIRED]
+    print(f"{len(measured)} of {len(rows)} cases explained; below {TARGET_PAIRED:.0%} paired: {', '.join(below) or 'none'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ first divergent layer, the worst layers, and (for int8 variants) where quantisat
 
 Pure numpy (and studio.compare): the GUI reads these types from JSON without importing a framework.
 
-- Verdict: the variant's tolerance (compare.tolerance_for), the same rule as for graph outputs; top-1 agreement
-  is judged only at graph outputs (an intermediate [1, C] tensor is not class scores).
+- Verdict: at graph outputs, the variant's tolerance (compare.tolerance_for), exactly as the output diff judges
+  them. At intermediate tensors the same rule without top-1 (an intermediate [1, C] tensor is not class scores),
+  its absolute term at least rtol times the tensor's largest magnitude (layer_tolerance).
 - error_ratio: how far a row is from failing, > 1 means it fails. Element tolerances: the largest
   |a - ref| / (atol + rtol * |ref|) over the elements (allclose's own margin); cosine: (1 - cos) / (1 - min);
   SNR: 10^((min_db - snr_db) / 20); top-1: (1 - top1) / (1 - min). The largest of the checks that apply.
@@ -103,9 +104,9 @@ def measure(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance, 
     reference, candidate = np.asarray(reference), np.asarray(candidate)
     if not alignments(reference.shape, candidate.shape):
         return f"shapes differ: source {list(reference.shape)}, artifact {list(candidate.shape)}"
-    tol = tolerance if judge_top1 else replace(tolerance, min_top1=None)
-    diff = compare_pair("", reference, "", candidate, tol)
     ref_max = float(np.max(np.abs(reference.astype(np.float64)))) if reference.size and _finite(reference) else None
+    tol = tolerance if judge_top1 else layer_tolerance(tolerance, ref_max)
+    diff = compare_pair("", reference, "", candidate, tol)
     result = {"max_abs": diff.max_abs, "mean_abs": diff.mean_abs, "rmse": diff.rmse, "max_rel": diff.max_rel,
               "cosine": diff.cosine, "snr_db": diff.snr_db, "ref_max_abs": ref_max, "passed": bool(diff.passed)}
     if diff.max_abs is None:     # NaN / Inf on a side: it cannot pass
@@ -115,6 +116,18 @@ def measure(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance, 
     aligned = align(candidate, reference.shape, perm)
     result["error_ratio"] = _ratio(reference, aligned, diff, tol)
     return result
+
+
+def layer_tolerance(tolerance: Tolerance, ref_max: float | None) -> Tolerance:
+    """The tolerance of an intermediate tensor: the variant's, with top-1 left to the graph outputs and an
+    absolute term of at least rtol times the tensor's largest magnitude, so a near-zero element is judged on
+    its layer's scale. Activations inside a network are not on its outputs' scale: deep in a float32 ResNet50
+    (magnitude ~5) two correct kernels differ by ~1e-4 of the scale, past an absolute 1e-4 near zero, and a
+    correct conversion would show a divergent layer."""
+    tol = replace(tolerance, min_top1=None)
+    if tol.rtol and ref_max is not None:
+        tol = replace(tol, atol=max(tol.atol or 0.0, tol.rtol * ref_max))
+    return tol
 
 
 def _finite(array: np.ndarray) -> bool:
