@@ -31,6 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_zoo  # noqa: E402  (the ViT builder and the measuring process)
 
 TARGET_SECONDS, TARGET_BYTES, TARGET_PAIRED = 60.0, 5e9, 0.95
+# the zoo's known conversion failures (tests/zoo/test_zoo.py KNOWN_FAILURES): nothing to explain, and ConvNeXtTiny's
+# fallback to the TF converter takes over 13 minutes and 7 GB
+SKIPPED = {"convnext_tiny": "skipped: a known conversion failure (direct writer's TFLite fails XNNPACK prepare)"}
 
 
 def measured(tag: str, work: Path, cmd: list[str]) -> dict:
@@ -103,10 +106,13 @@ def main() -> int:
 def zoo(work: Path) -> int:
     """Every zoo case: convert to ONNX + float32 TFLite, explain the TFLite, print the paired fractions."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "zoo"))
-    from zoo_models import CASES, ZOO, save_zoo_model
+    from zoo_models import CASES, ZOO, save_zoo_model  # noqa: E402
 
     rows, saved = [], {}
     for name, fmt in CASES:
+        if name in SKIPPED:
+            rows.append((f"{name}-{fmt}", None, None, None, SKIPPED[name], 0.0))
+            continue
         if name not in saved:
             saved[name] = save_zoo_model(ZOO[name], work / "models" / name)
         case = saved[name]
