@@ -276,8 +276,10 @@ def pair_keras(graph: OnnxGraph, calls: Sequence[KerasCall]) -> SideMap:
     side = SideMap()
     claims: dict[str, KerasCall] = {}
     lost: list[tuple[KerasCall, str]] = []
-    for call in calls:
-        inside = [v for v in graph.values if _in_scope(v, call.scope) and fits(v.shape, call.shape)]
+    later_scopes = [[c.scope for c in calls[i + 1:]] for i in range(len(calls))]
+    for position, call in enumerate(calls):
+        inside = [v for v in graph.values if _in_scope(v, call.scope) and fits(v.shape, call.shape)
+                  and not _moved_in(graph, v, later_scopes[position])]
         exact = graph.by_name.get(call.tensor)
         pick = inside[-1] if inside else exact if exact is not None and fits(exact.shape, call.shape) else None
         if pick is None:
@@ -307,6 +309,16 @@ def pair_keras(graph: OnnxGraph, calls: Sequence[KerasCall]) -> SideMap:
 
 def _in_scope(value: OnnxValue, scope: str) -> bool:
     return bool(scope) and (value.node.startswith(scope + "/") or value.name.startswith(scope + "/"))
+
+
+def _moved_in(graph: OnnxGraph, value: OnnxValue, later_scopes: list[str]) -> bool:
+    """A layout op tf2onnx named after this layer but placed after a later layer's op (the Transpose it adds
+    behind a Conv+BN+ReLU6 it fused carries the BN's name, yet holds the ReLU6's output): not this layer's.
+    A layer that is only a layout op (Flatten, Reshape) reads an earlier layer's value and keeps its own."""
+    if value.op not in LAYOUT_OPS or not value.inputs:
+        return False
+    data = graph.by_name.get(value.inputs[0])
+    return data is not None and any(_in_scope(data, scope) for scope in later_scopes)
 
 
 # ---------------------------------------------------------------- ONNX <-> ONNX, outputs only

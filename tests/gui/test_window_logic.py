@@ -110,6 +110,7 @@ def win(qtbot, qapp, tmp_path, workers, gui):
     yield window
     gui.close_message_boxes()
     window.close()
+    qtbot.wait(50)   # let Qt delete the window's web pages now, before their profile (as conftest's window does)
 
 
 def open_model(qtbot, window, path: Path):
