@@ -54,8 +54,8 @@ def torch_cnn():
     return model, torch.rand(1, 3, 32, 32)
 
 
-def torch_transformer_block():
-    """LayerNorm, multi-head attention, GELU (exact: exports as Erf) on [1, 10, 32] tokens."""
+def torch_transformer_block(tokens: int = 10):
+    """LayerNorm, multi-head attention, GELU (exact: exports as Erf) on [1, tokens, 32] tokens."""
     import torch
     from torch import nn
 
@@ -73,7 +73,7 @@ def torch_transformer_block():
             return tokens + self.mlp(self.norm2(tokens))
 
     torch.manual_seed(0)
-    return Block().eval(), torch.randn(1, 10, 32)
+    return Block().eval(), torch.randn(1, tokens, 32)
 
 
 def keras_cnn():

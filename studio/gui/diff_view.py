@@ -33,7 +33,7 @@ from studio.compare_html import FAIL_TEXT, PASS_TEXT, artifact_label, outputs_by
 from studio.gui import diff_export
 from studio.gui.diff_inputs import InputsBar, dropped_inputs_file, has_samples, plot_pair
 from studio.gui.diff_tables import ResultsTables
-from studio.gui.plots import PlotPanel, muted_color, verdict_color, verdict_icon
+from studio.gui.plots import PlotPanel, muted_color, tab_heading, verdict_color, verdict_icon
 
 CANDIDATE_ROLE = Qt.ItemDataRole.UserRole      # the artifact combo's items: the candidate path (None: all)
 MAX_NAMED_FAILURES = 3                          # the header names this many failing artifacts, then "…"
@@ -144,11 +144,7 @@ class DiffView(QWidget):
     # ---- building
 
     def _build(self) -> None:
-        title = QLabel("Output diff")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.35)
-        font.setBold(True)
-        title.setFont(font)
+        title = tab_heading("Output diff")
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)       # "4 of 5 artifacts pass — 1 FAIL: …" wraps, never widens the tab
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

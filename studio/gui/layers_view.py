@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QCheckBox, QComboB
 from studio.compare import format_cosine, format_number, format_snr
 from studio.gui import layers_data as data
 from studio.gui.diff_inputs import SampleError, load_samples
-from studio.gui.plots import ErrorHistogram, ScatterPlot, as_float, is_dark, muted_color, verdict_color, verdict_icon
+from studio.gui.plots import (ErrorHistogram, ScatterPlot, as_float, is_dark, muted_color, tab_heading, verdict_color,
+                              verdict_icon)
 from studio.signature import shape_text
 
 ROW_ROLE = Qt.ItemDataRole.UserRole            # the row dict
@@ -553,11 +554,7 @@ class LayersView(QWidget):
     # ---- building
 
     def _build(self) -> None:
-        title = QLabel("Layers")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.35)
-        font.setBold(True)
-        title.setFont(font)
+        title = tab_heading("Layers")
         self.artifact_combo = QComboBox()
         self.artifact_combo.setMinimumContentsLength(16)
         self.artifact_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)

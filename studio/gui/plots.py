@@ -165,12 +165,20 @@ def _background(widget: QWidget) -> QColor:
     return widget.palette().color(QPalette.ColorRole.Base)
 
 
-def _title(text: str) -> QLabel:
+def _title(text: str, scale: float = 1.0) -> QLabel:
+    """A bold label; scale enlarges it (a tab's own heading: 1.35)."""
     label = QLabel(text)
     font = label.font()
     font.setBold(True)
+    if scale != 1.0:
+        font.setPointSizeF(font.pointSizeF() * scale)
     label.setFont(font)
     return label
+
+
+def tab_heading(text: str) -> QLabel:
+    """The heading a tab starts with ("Output diff", "Layers")."""
+    return _title(text, 1.35)
 
 
 # ---------------------------------------------------------------- plots

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from models import torch_transformer_block
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -45,28 +47,6 @@ def torch_cnn():
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)
     return model, torch.rand(1, 3, 16, 16)
-
-
-def torch_attention():
-    """LayerNorm, multi-head self-attention and a GELU MLP, with residuals, on [1, 8, 32] tokens."""
-    import torch
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, dim: int = 32, heads: int = 4):
-            super().__init__()
-            self.norm1 = nn.LayerNorm(dim)
-            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
-            self.norm2 = nn.LayerNorm(dim)
-            self.mlp = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Linear(64, dim))
-
-        def forward(self, tokens):
-            h = self.norm1(tokens)
-            tokens = tokens + self.attn(h, h, h, need_weights=False)[0]
-            return tokens + self.mlp(self.norm2(tokens))
-
-    torch.manual_seed(0)
-    return Block().eval(), torch.randn(1, 8, 32)
 
 
 def keras_cnn():
@@ -153,7 +133,7 @@ def cnn(explain_root) -> Converted:
 def attention(explain_root) -> Converted:
     import torch
 
-    model, tokens = torch_attention()
+    model, tokens = torch_transformer_block(tokens=8)
     path = explain_root / "attention.pt2"
     torch.export.save(torch.export.export(model, (tokens,)), path)
     return convert(path, explain_root / "attention", ["float32"])
