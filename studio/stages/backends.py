@@ -13,6 +13,7 @@ inside convert(), in the worker process.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import re
@@ -25,7 +26,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from studio.errors import StudioError, one_line
-from studio.stages.capture import captured_output, cause_before_warning, cause_from_log, strip_ansi
+from studio.stages.capture import captured_output, cause_before_warning, cause_from_log, read_log, strip_ansi
 from studio.stages.layouts import CHANNELS_LAST, TfInput
 
 # Our variant names -> the file suffix onnx2tf gives each TFLite it writes (both of its writers).
@@ -78,6 +79,10 @@ FLEX_FAILED_TO_PREPARE = re.compile(r"\((Flex\w+)\) failed to prepare")
 
 # The TFLite converter's words for a TF op it can neither lower to a builtin nor keep as Flex (e.g. tf.Asin).
 UNCONVERTIBLE_TF_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+
+
+class _NeedsAutograph(Exception):
+    """A conversion traced without AutoGraph met graph code that needs it: run it again with AutoGraph."""
 
 
 class BackendFailed(Exception):
@@ -141,21 +146,43 @@ class Onnx2TfBackend:
         return True, f"onnx2tf {version} ({self.tflite_backend})"
 
     def convert(self, request: BackendRequest) -> BackendResult:
+        out_dir = request.run_dir / "tf"
+        log_path = request.log_path or request.run_dir / "onnx2tf.log"
+        fast_savedmodel = self.direct and request.savedmodel
+        try:
+            self._run(request, out_dir, log_path, autograph=not fast_savedmodel)
+        except _NeedsAutograph:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            self._run(request, out_dir, log_path, autograph=True)
+        result = self._collect(request, out_dir, log_path)
+        result.backend = self.name
+        if self.direct:
+            self._finish_direct(result, out_dir / f"{request.onnx_path.stem}{ONNX2TF_SUFFIXES['float32']}")
+        return result
+
+    def _run(self, request: BackendRequest, out_dir: Path, log_path: Path, autograph: bool) -> None:
+        """One onnx2tf run. Without AutoGraph (see tf_autograph) a failure that needed it raises
+        _NeedsAutograph so that convert() runs it again with AutoGraph."""
         import onnx2tf
 
-        out_dir = request.run_dir / "tf"
+        from studio.stages.tf_autograph import needs_autograph, onnx2tf_without_autograph
+
         kwargs = self._options(request)
-        log_path = request.log_path or request.run_dir / "onnx2tf.log"
         watcher = _ProgressWatcher(log_path, request.progress) if request.progress else None
+        tracing = contextlib.nullcontext() if autograph else onnx2tf_without_autograph()
         try:
-            with captured_output(log_path):
+            with captured_output(log_path), tracing:
                 if watcher:
                     watcher.start()
                 onnx2tf.convert(input_onnx_file_path=str(request.onnx_path), output_folder_path=str(out_dir),
                                 **kwargs)
         except SystemExit as exc:   # onnx2tf calls sys.exit(1) after printing "ERROR: ..."
+            if not autograph and "OperatorNotAllowedInGraphError" in read_log(log_path):
+                raise _NeedsAutograph() from None
             raise BackendFailed(cause_from_log(log_path, f"onnx2tf exited with status {exc.code}")) from None
         except Exception as exc:
+            if not autograph and needs_autograph(exc):
+                raise _NeedsAutograph() from exc
             tf_ops = tuple(sorted(set(UNCONVERTIBLE_TF_OP.findall(str(exc)))))
             if tf_ops:
                 raise BackendFailed(f"the TFLite converter cannot express TF op {', '.join(tf_ops)} "
@@ -164,11 +191,6 @@ class Onnx2TfBackend:
         finally:
             if watcher:
                 watcher.stop()
-        result = self._collect(request, out_dir, log_path)
-        result.backend = self.name
-        if self.direct:
-            self._finish_direct(result, out_dir / f"{request.onnx_path.stem}{ONNX2TF_SUFFIXES['float32']}")
-        return result
 
     @staticmethod
     def _finish_direct(result: BackendResult, float32: Path) -> None:

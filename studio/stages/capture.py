@@ -89,10 +89,17 @@ def cause_before_warning(log_path: Path, warning: str) -> str | None:
     return None
 
 
+def read_log(path: Path) -> str:
+    """A converter's log as text; empty when it was never written."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
 def _log_lines(log_path: Path) -> list[str] | None:
     """The log's non-blank lines, without colour codes and surrounding spaces; None if it cannot be read."""
-    try:
-        text = log_path.read_text(errors="replace")
-    except OSError:
+    if not log_path.is_file():
         return None
+    text = read_log(log_path)
     return [line for line in (strip_ansi(raw).strip() for raw in text.splitlines()) if line]

@@ -33,7 +33,7 @@ from studio.errors import StageError, StudioError
 from studio.stages import calibration
 from studio.stages.backends import (AUTO, BACKEND_CHOICES, BackendFailed, BackendRequest, BackendResult,
                                     OnnxToTfBackend, backend_chain, onnx2tf_name)
-from studio.stages.capture import strip_ansi
+from studio.stages.capture import read_log, strip_ansi
 from studio.stages.base import StageContext
 from studio.stages.flex import flex_ops, tflite_io
 from studio.stages.layouts import TfInput, converted_layout, source_layout
@@ -453,21 +453,14 @@ def failing_node(model: Any, log_path: Path, cause: str) -> str:
     if said:
         name, cause = said.groups()
         return f"at ONNX node {name} ({ops[name]}): {cause}" if name in ops else f"at ONNX node {name}: {cause}"
-    named = re.findall(r"onnx_op_name:\s*(\S+)", strip_ansi(_read(log_path)))
+    named = re.findall(r"onnx_op_name:\s*(\S+)", strip_ansi(read_log(log_path)))
     name = next((n for n in reversed(named) if n in ops), None)
     if name is None:
         name = next((n for n in sorted(ops, key=len, reverse=True) if len(n) > 3 and n in cause), None)
     return f"at ONNX node {name} ({ops[name]}): {cause}" if name else cause
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
 def log_tail(path: Path, lines: int = 60) -> str:
     """The end of a converter's log, for the failure's details (--debug, the dialog's details)."""
-    text = _read(path)
+    text = read_log(path)
     return f"--- last lines of {path} ---\n" + "\n".join(strip_ansi(text).splitlines()[-lines:]) if text else ""
