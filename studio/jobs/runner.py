@@ -46,15 +46,40 @@ def describe_exit(returncode: int) -> str:
     return f"the worker process exited with code {returncode} without finishing its job"
 
 
+def with_staging(request: Any) -> Any:
+    """The request with its staging folder: beside the output for a conversion, else a scratch temp folder."""
+    if getattr(request, "kind", None) == "convert" and not request.staging_dir:
+        return replace(request, staging_dir=str(staging_dir_for(request.out_dir)))
+    if hasattr(request, "staging_dir") and not request.staging_dir:
+        return replace(request, staging_dir=tempfile.mkdtemp(prefix=f"studio-{request.kind}-"))
+    return request
+
+
+def job_ending(job_id: str, finished: Finished | None, cancelled: bool, returncode: int | None) -> list[Event]:
+    """The last events of a job: its own FINISHED, or made up here when it was cancelled or its worker died."""
+    if cancelled:
+        return [Failed(job_id=job_id, error="cancelled", cancelled=True, exit_code=CANCELLED_EXIT),
+                Finished(job_id=job_id, exit_code=CANCELLED_EXIT)]
+    if finished is None:
+        return [Failed(job_id=job_id, error=describe_exit(returncode if returncode is not None else 0), exit_code=3,
+                       crashed=True),
+                Finished(job_id=job_id, exit_code=3)]
+    return [finished]
+
+
+def remove_staging(request: Any) -> None:
+    staging = getattr(request, "staging_dir", None)
+    if staging:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 class JobRunner:
     """One job, one worker process. Iterate events(); call cancel() from any thread."""
 
     def __init__(self, request: Any, command: list[str] | None = None, env: dict[str, str] | None = None):
         """env: variables set for the worker only, on top of worker_env() (e.g. its own TMPDIR)."""
-        if getattr(request, "kind", None) == "convert" and not request.staging_dir:
-            request = replace(request, staging_dir=str(staging_dir_for(request.out_dir)))
-        elif hasattr(request, "staging_dir") and not request.staging_dir:   # scratch only: a temp folder
-            request = replace(request, staging_dir=tempfile.mkdtemp(prefix=f"studio-{request.kind}-"))
+        request = with_staging(request)
+        if getattr(request, "kind", None) != "convert" and getattr(request, "staging_dir", None):
             # the libraries' temp files too (onnxruntime copies, logs): removed with it, even after a kill
             env = {"TMPDIR": request.staging_dir, **(env or {})}
         self.request = request
@@ -71,14 +96,7 @@ class JobRunner:
         return self._proc.pid if self._proc else None
 
     def start(self) -> "JobRunner":
-        kwargs: dict[str, Any] = {}
-        if os.name == "posix":
-            kwargs["start_new_session"] = True   # its own process group: cancel kills converters' children too
-        else:
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, env=self.env, text=True, encoding="utf-8",
-                                      errors="replace", bufsize=1, **kwargs)
+        self._proc = spawn_worker(self.command, self.env)
         assert self._proc.stdin is not None
         self._proc.stdin.write(request_to_json(self.request) + "\n")
         self._proc.stdin.flush()   # stdin stays open: the worker exits when it closes (we died)
@@ -126,15 +144,10 @@ class JobRunner:
             yield item
         returncode = self._proc.wait()
         self._cleanup()
-        job_id = self.request.job_id
-        if self.cancelled:
-            yield Failed(job_id=job_id, error="cancelled", cancelled=True, exit_code=CANCELLED_EXIT)
-            finished = Finished(job_id=job_id, exit_code=CANCELLED_EXIT)
-        elif finished is None:
-            yield Failed(job_id=job_id, error=describe_exit(returncode), exit_code=3, crashed=True)
-            finished = Finished(job_id=job_id, exit_code=3)
-        self.exit_code = int(finished.exit_code)
-        yield finished
+        for event in job_ending(self.request.job_id, finished, self.cancelled, returncode):
+            if isinstance(event, Finished):
+                self.exit_code = int(event.exit_code)
+            yield event
 
     def run(self, on_event: Callable[[Event], None] | None = None) -> int:
         for event in self.events():
@@ -152,14 +165,23 @@ class JobRunner:
         kill_tree(proc.pid)
 
     def _cleanup(self) -> None:
-        staging = getattr(self.request, "staging_dir", None)
-        if staging:
-            shutil.rmtree(staging, ignore_errors=True)
+        remove_staging(self.request)
         for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
             try:
                 stream.close()
             except Exception:
                 pass
+
+
+def spawn_worker(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A worker process with pipes for requests, events and library output, in its own process group."""
+    kwargs: dict[str, Any] = {}
+    if os.name == "posix":
+        kwargs["start_new_session"] = True   # its own process group: cancel kills converters' children too
+    else:
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            text=True, encoding="utf-8", errors="replace", bufsize=1, **kwargs)
 
 
 def kill_tree(pid: int) -> None:
