@@ -1,8 +1,9 @@
-"""Jobs in the GUI: each runs in a worker process (JobRunner), supervised from a QThread whose events become signals.
+"""Jobs in the GUI: each runs in a worker process, supervised from a QThread whose events become signals.
 
 The GUI thread never blocks on a worker and never imports a framework. Jobs wait in lanes, first in first out:
-conversions, comparisons and explain jobs share the "convert" lane (one at a time: they are heavy), inspect and
-versions jobs share the "quick" lane so opening a model is not stuck behind a long conversion.
+conversions, comparisons and explain jobs share the "convert" lane, run by the warm worker pool (as many at once
+as it has workers, a number the settings hold); inspect and versions jobs share the "quick" lane (one fresh
+worker each, one at a time) so opening a model is not stuck behind long conversions.
 """
 
 from __future__ import annotations
@@ -30,6 +31,27 @@ def real_runner(request: Any):
     from studio.jobs.runner import JobRunner
 
     return JobRunner(request)
+
+
+class PoolRunners:
+    """make_runner for the window: the convert lane's jobs go to one warm WorkerPool, the quick lane's to JobRunner."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._pool = None
+
+    def __call__(self, request: Any):
+        if LANES.get(getattr(request, "kind", ""), "convert") != "convert":
+            return real_runner(request)
+        if self._pool is None:
+            from studio.jobs.pool import WorkerPool
+
+            self._pool = WorkerPool(size=self.size)
+        return self._pool.runner(request)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
 
 
 @dataclass(eq=False)   # a job is itself: two jobs with equal fields are still two jobs
@@ -102,13 +124,16 @@ class JobQueue(QObject):
     job_changed = Signal(object)          # QueuedJob: state, stage or progress changed
     job_finished = Signal(object)         # QueuedJob in a final state
 
-    def __init__(self, parent: QObject | None = None, make_runner: Callable[[Any], Any] = real_runner):
-        """make_runner(request) -> an object with start(), events() (ending with Finished), cancel() and pid."""
+    def __init__(self, parent: QObject | None = None, make_runner: Callable[[Any], Any] = real_runner,
+                 convert_lane_size: int = 1):
+        """make_runner(request) -> an object with start(), events() (ending with Finished), cancel() and pid.
+        convert_lane_size: how many convert-lane jobs run at once (the pool's workers)."""
         super().__init__(parent)
         self.make_runner = make_runner
+        self.capacity = {"convert": max(1, convert_lane_size), "quick": 1}
         self.jobs: list[QueuedJob] = []
         self._waiting: dict[str, deque[QueuedJob]] = {}
-        self._running: dict[str, tuple[QueuedJob, _RunnerThread]] = {}
+        self._running: dict[str, list[tuple[QueuedJob, _RunnerThread]]] = {}
         self._threads: set[_RunnerThread] = set()
         self._lock = threading.Lock()
         self._closing = False
@@ -124,7 +149,7 @@ class JobQueue(QObject):
         return job
 
     def running(self, lane: str | None = None) -> list[QueuedJob]:
-        return [job for name, (job, _) in self._running.items() if lane in (None, name)]
+        return [job for name, pairs in self._running.items() if lane in (None, name) for job, _ in pairs]
 
     def current(self) -> QueuedJob | None:
         """The job Esc cancels: the running conversion, else any running job, else the next queued one."""
@@ -168,6 +193,8 @@ class JobQueue(QObject):
         deadline = time.monotonic() + timeout
         for thread in list(self._threads):
             thread.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+        if hasattr(self.make_runner, "close"):
+            self.make_runner.close()
 
     def clear_finished(self) -> list[QueuedJob]:
         gone = [job for job in self.jobs if job.finished]
@@ -176,18 +203,18 @@ class JobQueue(QObject):
 
     # ------------------------------------------------------------ internals
     def _start_next(self, lane: str) -> None:
-        if self._closing or lane in self._running:
-            return
+        running = self._running.setdefault(lane, [])
         waiting = self._waiting.get(lane)
-        if not waiting:
-            return
-        job = waiting.popleft()
+        while not self._closing and waiting and len(running) < self.capacity.get(lane, 1):
+            self._start(lane, waiting.popleft())
+
+    def _start(self, lane: str, job: QueuedJob) -> None:
         job.mark_running()
         thread = _RunnerThread(job, self._lock, self.make_runner)
         # Bound methods of this QObject (it lives in the GUI thread): the calls are queued into the GUI thread.
         thread.event.connect(self._on_event)
         thread.finished.connect(self._forget)
-        self._running[lane] = (job, thread)
+        self._running[lane].append((job, thread))
         self._threads.add(thread)
         self.job_changed.emit(job)
         thread.start()
@@ -203,6 +230,6 @@ class JobQueue(QObject):
         self.job_event.emit(job, event)
         self.job_changed.emit(job)
         if isinstance(event, Finished):
-            self._running.pop(job.lane, None)
+            self._running[job.lane] = [pair for pair in self._running.get(job.lane, []) if pair[0] is not job]
             self.job_finished.emit(job)
             self._start_next(job.lane)

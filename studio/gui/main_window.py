@@ -29,7 +29,7 @@ from studio.gui.dialogs import APP_NAME, show_error
 from studio.gui.diff_view import DiffView
 from studio.gui.drop_filter import DropFilter
 from studio.gui.graph_view import create_graph_view
-from studio.gui.job_worker import JobQueue, QueuedJob, real_runner
+from studio.gui.job_worker import JobQueue, PoolRunners, QueuedJob
 from studio.gui.jobs_panel import JobsPanel
 from studio.gui.layers_view import LayersView
 from studio.gui.settings import Settings
@@ -45,15 +45,16 @@ class MainWindow(QMainWindow):
 
     TAB_GRAPH, TAB_COMPARE, TAB_LAYERS, TAB_LOG = range(4)
 
-    def __init__(self, settings: Settings | None = None, make_runner: Callable[[Any], Any] = real_runner):
-        """make_runner: how a job's worker is started (tests pass a fake; see JobQueue)."""
+    def __init__(self, settings: Settings | None = None, make_runner: Callable[[Any], Any] | None = None):
+        """make_runner: how a job's worker is started (default: the warm pool; tests pass a fake; see JobQueue)."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.workspace = Workspace()
-        self.jobs = JobQueue(self, make_runner=make_runner)
+        workers = self.settings.worker_pool_size()
+        self.jobs = JobQueue(self, make_runner=make_runner or PoolRunners(workers), convert_lane_size=workers)
         self.confirm_quit = True                  # ask before closing kills running conversions (tests: off)
 
         self._build_tabs()
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
         self.convert_panel.load(self.settings.targets(), self.settings.variants(), self.settings.output_folder())
         self.opener.rebuild_recent_menu()
         self.update_actions()
-        self.drop_filter = DropFilter(self, self.open_paths, inputs_target=self.diff_view)
+        self.drop_filter = DropFilter(self, self.opener.open_dropped, inputs_target=self.diff_view)
 
     def _connect(self) -> None:
         jobs, events = self.jobs, self.job_events

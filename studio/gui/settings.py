@@ -75,6 +75,20 @@ class Settings:
         self.q.setValue("convert/targets", list(targets))
         self.q.setValue("convert/variants", list(variants))
 
+    # jobs
+    def worker_pool_size(self) -> int:
+        """How many conversions run at once, each in a warm worker (default: as cores and free memory allow)."""
+        value = self.q.value("jobs/workers")
+        try:
+            return max(1, int(value))
+        except (TypeError, ValueError):
+            from studio.jobs.pool import default_pool_size
+
+            return default_pool_size()
+
+    def set_worker_pool_size(self, size: int) -> None:
+        self.q.setValue("jobs/workers", int(size))
+
     def last_open_folder(self) -> str:
         return str(self.q.value("open/folder") or Path.home())
 

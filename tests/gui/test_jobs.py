@@ -82,7 +82,9 @@ def test_killed_worker_marks_its_job_failed_and_the_app_stays_up(window, qtbot, 
 
 def test_jobs_queue_first_in_first_out(window, qtbot, gui, tiny_model):
     first = start_convert(window, qtbot, gui, tiny_model)
-    second = window.convert()
+    others = [window.convert() for _ in range(window.jobs.capacity["convert"] - 1)]   # one per warm worker
+    assert all(job.state == RUNNING for job in others)
+    second = window.convert()                          # one more than the pool has workers: it waits
     assert second is not None and second.request.out_dir != first.request.out_dir
     assert second.state == QUEUED
     assert window.jobs_panel.row_of(second).text(1) == "queued"
@@ -93,9 +95,10 @@ def test_jobs_queue_first_in_first_out(window, qtbot, gui, tiny_model):
     assert first.state == RUNNING and second.state == QUEUED
     window.jobs.cancel(second)                         # a queued job is dropped at once, never started
     assert second.state == CANCELLED and second.runner is None
-    window.jobs.cancel(first)
-    qtbot.waitUntil(lambda: first.finished, timeout=5_000)
-    assert first.state == CANCELLED
+    for job in [first, *others]:
+        window.jobs.cancel(job)
+    qtbot.waitUntil(lambda: first.finished and all(job.finished for job in others), timeout=5_000)
+    assert first.state == CANCELLED and all(job.state == CANCELLED for job in others)
     qtbot.waitUntil(lambda: all(j.finished for j in window.jobs.jobs), timeout=30_000)   # the versions job too
     window.clear_finished_jobs()
     assert window.jobs_panel.tree.topLevelItemCount() == 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtGui import QGuiApplication
 
 from studio.errors import StudioError
 from studio.gui.job_worker import QueuedJob
+from studio.jobs.protocol import ConvertRequest
 
 
 class ConvertController:
@@ -38,6 +41,22 @@ class ConvertController:
         w.statusBar().showMessage(f"Converting {state.source.path.name} into {out_dir} "
                                   "— results fill the Compare tab (Ctrl+2)", 8000)
         return job
+
+    def convert_each(self, states: list) -> list[QueuedJob]:
+        """Queue a conversion of each model with the panel's choices (targets, variants, backend...), each into a
+        folder of its own. Input shapes and inputs are each model's own (an inputs file fits one model): a model
+        that stores no shapes fails alone, saying so."""
+        w, panel, workspace = self.window, self.window.convert_panel, self.window.workspace
+        options = replace(panel.options(None, workspace.compare_inputs["seed"]), input_shapes={}, input_dtypes={})
+        jobs = []
+        for state in states:
+            out_dir = str(workspace.next_out_dir(panel.output_folder(), state.source.stem))
+            request = ConvertRequest(source=state.source.to_dict(), out_dir=out_dir, options=options,
+                                     samples_dir=workspace.new_samples_dir())
+            workspace.reserve(request.job_id, request.out_dir)
+            jobs.append(w.jobs.submit(request, f"convert {state.source.path.name} → {', '.join(options.targets)}",
+                                      state.key, {"out_dir": out_dir}))
+        return jobs
 
     def copy_command(self) -> str:
         """The `studio convert ...` line of the Convert panel's choices, on the clipboard."""

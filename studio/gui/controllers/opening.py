@@ -54,6 +54,36 @@ class OpenController:
             self._report_problems(paths, problems)
         return opened
 
+    def open_dropped(self, paths: list[str]) -> list[SourceState]:
+        """A drop: one model opens; several files or a folder of models open each and queue a conversion of each
+        with the Convert panel's choices (files in the folder that are no model are skipped, and counted)."""
+        from studio.batch import is_folder_of_models
+
+        folders = [p for p in paths if is_folder_of_models(p)]
+        if not folders and len(paths) == 1:
+            return self.open_paths(paths)
+        files = [p for p in paths if p not in folders]
+        skipped = 0
+        for folder in folders:
+            for entry in sorted(Path(folder).iterdir()):
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    detect(entry)
+                    files.append(str(entry))
+                except StudioError:
+                    skipped += 1
+        opened = self.open_paths(files) if files else []
+        if folders and not files:
+            self.window.show_error(f"No model in {Path(folders[0]).name}", title="Not a model",
+                                   informative=f"Supported: {SUPPORTED}.")
+        queued = self.window.converter.convert_each(opened)
+        if queued:
+            note = f" ({skipped} other files skipped)" if skipped else ""
+            self.window.statusBar().showMessage(f"Queued {len(queued)} conversions{note} — the Jobs panel shows "
+                                                "each one", 10000)
+        return opened
+
     def _report_problems(self, paths: list[str], problems: list[tuple[str, str]]) -> None:
         if len(problems) == 1:
             message = problems[0][1]
