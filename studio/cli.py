@@ -35,8 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     c = sub.add_parser("convert", help="convert a model and compare every artifact against it")
-    c.add_argument("source", help="model file or folder, or file.py:factory")
-    c.add_argument("--out", help="output folder (default ./<stem>_converted)")
+    c.add_argument("source", nargs="+", help="model file or folder, or file.py:factory; several models (or a folder of "
+                   "models) convert each into its own folder under --out, with an index report")
+    c.add_argument("--out", help="output folder (default ./<stem>_converted; several models: ./converted)")
+    c.add_argument("--jobs", type=int, help="several models: how many convert at once, each in a warm worker "
+                   "(default: as many as the cores and the free memory allow)")
+    c.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="several models: run them on this machine's warm workers (local) or as Ray tasks (ray: "
+                        "pip install 'model-conversion-studio[ray]')")
+    c.add_argument("--address", help="with --executor ray: the cluster to use (default: start a local one)")
     c.add_argument("--report", help="also write the report JSON here (default <out>/report.json)")
     c.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     add_arguments(c, ConvertOptions)
@@ -64,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON (one layer report per artifact)")
     add_arguments(e, ExplainOptions)
     _add_source_options(e)
+
+    from studio.options import MatrixOptions
+
+    x = sub.add_parser("matrix", help="make every variant (SavedModel, TFLite float32, float16, dynamic-range int8, "
+                       "int8) and tabulate size, accuracy and CPU latency")
+    x.add_argument("source", help="model file or folder, or file.py:factory")
+    x.add_argument("--out", help="output folder (default ./<stem>_matrix): the files, report.json, report.html")
+    x.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    add_arguments(x, MatrixOptions)
+    _add_source_options(x)
 
     g = sub.add_parser("gui", help="open the desktop studio")
     g.add_argument("source", nargs="?")
@@ -108,7 +125,7 @@ def _error(message: str) -> None:
 # ---------------------------------------------------------------- commands
 
 def cmd_convert(args) -> int:
-    from studio.formats import detect
+    from studio.batch import expand_sources, is_folder_of_models
     from studio.pipeline import check_out_dir
     from studio.stages.registry import backend_status, plan
 
@@ -119,8 +136,23 @@ def cmd_convert(args) -> int:
     ok, reason = status[options.backend]
     if not ok:
         raise StudioError(f"--backend {options.backend} is unavailable: {reason}")
-    source = detect(args.source, weights=args.weights, allow_pickle=args.allow_pickle)
-    plan(source.format, tuple(options.targets))   # an impossible route is a usage error, before any work
+    if args.address and args.executor != "ray":
+        raise StudioError("--address goes with --executor ray")
+    if args.executor == "ray":
+        from studio.jobs.ray_executor import require_ray
+
+        require_ray()
+    sources, skipped = expand_sources(args.source, args.weights, args.allow_pickle,
+                                      convertible=lambda s: _plannable(s, options.targets))
+    for source in sources:
+        plan(source.format, tuple(options.targets))   # an impossible route is a usage error, before any work
+    if len(sources) > 1 or args.executor == "ray" or any(is_folder_of_models(spec) for spec in args.source):
+        from studio.cli_batch import convert_many
+
+        if args.report:
+            raise StudioError("--report goes with one model; several models get an index in --out")
+        return convert_many(sources, skipped, options, args.out, args.force, args.jobs, args.executor, args.address)
+    source = sources[0]
     out = Path(args.out or f"{source.stem}_converted").resolve()
     check_out_dir(out, args.force)
     request = ConvertRequest(source=source.to_dict(), out_dir=str(out), options=options,
@@ -140,6 +172,16 @@ def cmd_convert(args) -> int:
 
         print_artifacts(record.artifacts, (record.outcome or {}).get("report_path"))
     return record.exit_code
+
+
+def _plannable(source, targets: list[str]) -> bool:
+    from studio.stages.registry import plan
+
+    try:
+        plan(source.format, tuple(targets))
+        return True
+    except StudioError:
+        return False
 
 
 def cmd_inspect(args) -> int:
@@ -193,6 +235,22 @@ def cmd_explain(args) -> int:
     return record.exit_code
 
 
+def cmd_matrix(args) -> int:
+    from studio.cli_render import print_artifacts, print_matrix
+    from studio.matrix import matrix_report_html, matrix_request, matrix_rows
+    from studio.report import write_text_atomic
+
+    request = matrix_request(args)
+    record = _run(request, args.debug)
+    report = record.report()
+    rows = matrix_rows(report)
+    print_matrix(rows)
+    html = write_text_atomic(Path(request.out_dir) / "report.html", matrix_report_html(report, rows))
+    print_artifacts(record.artifacts, (record.outcome or {}).get("report_path"))
+    print(f"  html: {html}")
+    return record.exit_code
+
+
 def cmd_gui(args) -> int:
     try:
         from studio.gui.app import run_gui
@@ -202,7 +260,7 @@ def cmd_gui(args) -> int:
 
 
 COMMANDS = {"convert": cmd_convert, "inspect": cmd_inspect, "compare": cmd_compare, "explain": cmd_explain,
-            "gui": cmd_gui}
+            "matrix": cmd_matrix, "gui": cmd_gui}
 
 
 # ---------------------------------------------------------------- running a job

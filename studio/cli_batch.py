@@ -22,6 +22,8 @@ def convert_many(sources: list[Source], skipped: list[str], options: ConvertOpti
                  force: bool, jobs: int | None, executor: str = "local", address: str | None = None) -> int:
     from studio.pipeline import check_out_dir
 
+    if jobs is not None and jobs < 1:
+        raise StudioError(f"--jobs {jobs}: give 1 or more")
     root = Path(out_root or DEFAULT_BATCH_OUT).resolve()
     items = [BatchItem(source, folder) for source, folder in zip(sources, output_folders(sources, root))]
     for item in items:
@@ -41,18 +43,18 @@ def convert_many(sources: list[Source], skipped: list[str], options: ConvertOpti
                   f"({seconds}){escape(reason)}")
 
     if executor == "ray":
-        from studio.jobs.ray_executor import run_on_ray
+        from studio.jobs.ray_executor import iter_on_ray
 
-        records = run_on_ray([make_request(item) for item in items], address=address)
-        for item, record in zip(items, records):
-            item.record = record
-            item.seconds = record.seconds
+        requests = [make_request(item) for item in items]
+        by_job = {request.job_id: item for request, item in zip(requests, items)}
+        err.print(f"converting {len(items)} models into {root} as Ray tasks")
+        for record in iter_on_ray(requests, address=address, num_cpus=jobs):
+            item = by_job[record.job_id]
+            item.record, item.seconds = record, record.seconds
             on_done(item)
     else:
         from studio.jobs.pool import WorkerPool
 
-        if jobs is not None and jobs < 1:
-            raise StudioError(f"--jobs {jobs}: give 1 or more")
         err.print(f"converting {len(items)} models into {root}")
         with WorkerPool(size=jobs) as pool:
             err.print(f"  {pool.size} warm worker{'s' if pool.size > 1 else ''}")

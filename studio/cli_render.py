@@ -141,3 +141,24 @@ def _shape(shape) -> str:
     from studio.signature import shape_text
 
     return "unknown" if shape is None else shape_text(shape)
+
+
+def print_matrix(rows: list[dict]) -> None:
+    """The variant matrix (studio.matrix): size, accuracy and latency per variant, then how latency was measured."""
+    from studio.matrix import cells, columns, methods
+
+    table = Table(title="Variant matrix: size, accuracy against the source, CPU latency in LiteRT",
+                  title_justify="left")
+    for i, col in enumerate(columns()):
+        table.add_column(col, justify="left" if i in (0, 5) else "right")
+    for row in rows:
+        values = cells(row)
+        verdict = values[5]
+        values[5] = f"[green]{verdict}[/]" if verdict == "PASS" else f"[red]{verdict}[/]" if verdict == "FAIL" else verdict
+        table.add_row(*(v if i == 5 else escape(v) for i, v in enumerate(values)))
+    out.print(table)
+    for row in rows:
+        if row.get("error"):
+            out.print(f"  [red]FAIL[/] {escape(row['name'])}: {escape(row['error'])}", highlight=False)
+    for line in methods(rows):
+        out.print(f"  {line}", markup=False, highlight=False)

@@ -116,6 +116,10 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; font-fam
 .PASS { color: var(--pass); font-weight: 700; } .FAIL { color: var(--fail); font-weight: 700; }
 .tolerances { margin: 8px 0 0; padding-left: 18px; } .reason { color: var(--muted); font-size: 13px; }
 figure { margin: 8px 0 18px; } figure img { max-width: 100%; border: 1px solid var(--line); border-radius: 6px; }
+svg.scatter { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; font-size: 11px; }
+svg.scatter text { fill: currentColor; } svg.scatter .axis { stroke: var(--muted); }
+svg.scatter circle { fill-opacity: 0.55; stroke-width: 1.5; }
+svg.scatter .pass { fill: var(--pass); stroke: var(--pass); } svg.scatter .fail { fill: var(--fail); stroke: var(--fail); }
 """
 
 
@@ -145,10 +149,11 @@ def _output_table(rows: Iterable[tuple[int, dict]], comparisons: list[dict]) -> 
 
 def comparison_report_html(comparisons: list[dict], *, images: dict[tuple[int, str], bytes] | None = None,
                            tolerance_text: str | None = None, inputs_text: str = "",
-                           title: str = "Output diff") -> str:
+                           title: str = "Output diff", sections: Iterable[str] = ()) -> str:
     """The whole report: summary, tolerances, a table per output, failures, and the plots as inline PNGs.
 
     images: (comparison index, reference output name) -> PNG bytes of that pair's plots.
+    sections: HTML fragments shown after the summary line (e.g. studio.matrix's variant matrix).
     """
     images = images or {}
     references = sorted({str(c.get("reference")) for c in comparisons if c.get("reference")})
@@ -161,6 +166,7 @@ def comparison_report_html(comparisons: list[dict], *, images: dict[tuple[int, s
              f" · {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}</div>"]
     if inputs_text:
         parts.append(f"<div class='muted'>Inputs: {_e(inputs_text)}</div>")
+    parts += list(sections)
     lines = tolerance_text.splitlines() if tolerance_text else tolerance_lines(comparisons)
     if lines:
         parts.append("<h2>Tolerances</h2><ul class='tolerances'>"

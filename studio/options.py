@@ -158,6 +158,31 @@ class ConvertOptions(InputOptions):
     explain: bool = option(False, flag="--explain", action="store_true", control="check",
                            help="for every artifact that fails its comparison, find where it drifts: per-layer "
                                 "errors in the report (as `studio explain`)")
+    latency: bool = option(False, flag="--latency", action="store_true",
+                           help="measure each TFLite file's CPU latency in LiteRT on 1 and 2 threads (median and p95 "
+                                "after warm-up), in the report")
+
+
+def _same_as(cls: type, name: str) -> Any:
+    """A field declared once (flag, help, default) that another options class offers as well."""
+    f = cls.__dataclass_fields__[name]
+    return field(default=f.default, metadata=f.metadata)
+
+
+@dataclass
+class MatrixOptions(InputOptions):
+    """`studio matrix`: one convert job making every variant, with latency; the inputs and how int8 is made."""
+
+    calibration: str | None = _same_as(ConvertOptions, "calibration")
+    opset: int | None = _same_as(ConvertOptions, "opset")
+    backend: str = _same_as(ConvertOptions, "backend")
+    keep_layout: bool = _same_as(ConvertOptions, "keep_layout")
+
+    def convert_options(self) -> ConvertOptions:
+        """The convert job that makes the matrix: the SavedModel and every TFLite variant (and the ONNX on the way),
+        each compared with the source and timed."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return ConvertOptions(**values, targets=list(KINDS), variants=list(VARIANTS), latency=True)
 
 
 @dataclass

@@ -20,8 +20,8 @@ import numpy as np
 from studio.artifacts import Artifact, path_bytes, tolerance_class
 from studio.errors import StageError, StudioError, one_line
 from studio.formats import Format, Source
-from studio.jobs.events import (ArtifactWritten, Compared, Converted, Event, InputsChosen, JobStarted, Log, Progress,
-                                StageFinished, StageStarted)
+from studio.jobs.events import (ArtifactWritten, Compared, Converted, Event, InputsChosen, JobStarted,
+                                LatencyMeasured, Log, Progress, StageFinished, StageStarted)
 from studio.jobs.protocol import CompareRequest, ConvertRequest
 from studio.jobs.record import JobRecord
 from studio.options import ConvertOptions, InputOptions
@@ -105,8 +105,8 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     final_dir = staging / "out"
     final_dir.mkdir(parents=True, exist_ok=True)
     stages = plan(source.format, tuple(options.targets))
-    # load source, the stages, compare outputs (and explain failures)
-    job = JobSteps(req.job_id, emit, total_steps=len(stages) + 2 + options.explain)
+    # load source, the stages, compare outputs (and explain failures, measure latency)
+    job = JobSteps(req.job_id, emit, total_steps=len(stages) + 2 + options.explain + options.latency)
     job.emit(JobStarted(kind="convert", source=source.to_dict(), plan=[s.name for s in stages],
                         request={k: v for k, v in asdict(req).items() if k != "staging_dir"}))
 
@@ -131,6 +131,8 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
 
     failed = _compare_all(job, req, source, feeds, ref_out, signature, artifacts, final_dir, out)
     passed = not failed
+    if options.latency:
+        _measure_latencies(job, feeds, signature, artifacts, final_dir, out)
     explainable = [a for a in failed if a.kind in ("onnx", "tflite") and not a.flex_ops]
     if explainable and options.explain:
         from studio.explain_job import explain_each
@@ -336,6 +338,38 @@ def _compare_all(job: JobSteps, req: ConvertRequest, source: Source, feeds: dict
             if not result.passed:
                 failed.append(artifact)
     return failed
+
+
+def _measure_latencies(job: JobSteps, feeds: dict, signature: Signature, artifacts: list[Artifact], final_dir: Path,
+                       out: Path) -> None:
+    """Each TFLite file's CPU latency in LiteRT (studio.latency), on the comparison inputs: one LatencyMeasured each.
+    A file that cannot be run gets its reason instead; the job goes on."""
+    from studio.inputs import adapt_feeds
+    from studio.latency import measure_latency
+    from studio.runtimes import open_runtime
+
+    timed = [a for a in artifacts if a.kind == "tflite"]
+    if not timed:
+        return
+    with job.stage("measure latency"):
+        for i, artifact in enumerate(timed):
+            job.progress(i / len(timed), f"timing {artifact.label}")
+            about = {"artifact": _final_path(artifact.path, final_dir, out), "kind": artifact.kind,
+                     "variant": artifact.variant}
+            try:
+                if artifact.flex_ops:
+                    raise StudioError(f"needs the Flex delegate for {', '.join(artifact.flex_ops)}")
+                runtime = open_runtime(Path(artifact.path))
+                own = adapt_feeds(feeds, signature.inputs, runtime.signature, artifact.input_layout)
+                runtime = None
+                measured = {**about, **measure_latency(artifact.path, own)}
+                one = measured["threads"].get("1", {})
+                job.log(f"latency {artifact.label}: {one.get('median_ms')} ms median on 1 thread "
+                        f"({measured['method'].split(' (')[0]})")
+            except Exception as exc:   # noqa: BLE001 - a file that will not time is a row without latency, not a failed job
+                measured = {**about, "method": None, "threads": {},
+                            "error": str(exc) if isinstance(exc, StudioError) else one_line(exc)}
+            job.emit(LatencyMeasured(latency=measured))
 
 
 def _reference_outputs(job: JobSteps, options: InputOptions, signature: Signature, reference) -> tuple[dict, dict]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from studio.jobs.events import (EVENT_TYPES, ArtifactWritten, Compared, Converted, Failed, Finished, InputsChosen,
-                                JobStarted, LayersExplained, Log, Progress, StageFinished, StageStarted, event_from_json)
+                                JobStarted, LatencyMeasured, LayersExplained, Log, Progress, StageFinished, StageStarted, event_from_json)
 from studio.jobs.record import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRecord
 
 
@@ -27,6 +27,8 @@ def a_convert_stream(job_id: str = "j1", failed_comparison: bool = False) -> lis
 def test_every_event_kind_round_trips_through_json():
     stream = a_convert_stream() + [Failed(job_id="j1", error="boom", stage="onnx->tf", exit_code=3, crashed=True)]
     stream.append(LayersExplained(job_id="j1", layers={"rows": [], "first_divergent": None}))
+    stream.append(LatencyMeasured(job_id="j1", latency={"artifact": "out/m.tflite", "method": "timed invoke()",
+                                                        "threads": {"1": {"median_ms": 0.5, "p95_ms": 0.7}}}))
     assert {type(e) for e in stream} >= set(EVENT_TYPES.values()) - {EVENT_TYPES["inspected"],
                                                                         EVENT_TYPES["versions"]}
     for event in stream:

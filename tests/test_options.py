@@ -15,7 +15,7 @@ from studio.options import (CompareOptions, ConvertOptions, ExplainOptions, add_
 NOT_DEFAULT = {"input_shapes": {"x": [2, 3, 8, 8], "ids": [1, 16]}, "input_dtypes": {"ids": "int64"},
                "seed": 7, "input_range": [0.0, 255.0], "atol": 0.001, "rtol": 0.25,
                "targets": ["onnx", "tflite"], "variants": ["float16", "int8"], "opset": 17,
-               "backend": "onnx2tf-tf-converter", "keep_layout": True, "explain": True, "variant": "dynamic_int8",
+               "backend": "onnx2tf-tf-converter", "keep_layout": True, "explain": True, "latency": True, "variant": "dynamic_int8",
                "top": 3}
 
 

@@ -88,6 +88,14 @@ class Compared(Event):
 
 
 @dataclass(kw_only=True)
+class LatencyMeasured(Event):
+    """One TFLite file's CPU latency in LiteRT: studio.latency.measure_latency() plus "artifact", "kind", "variant"
+    (or "error" when it could not be measured)."""
+    type: ClassVar[str] = "latency"
+    latency: dict
+
+
+@dataclass(kw_only=True)
 class LayersExplained(Event):
     """Where one artifact drifts from its source: studio.explain's LayerReport.to_dict()."""
     type: ClassVar[str] = "layers"
@@ -134,8 +142,8 @@ class Finished(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.type: cls for cls in (
-    JobStarted, StageStarted, StageFinished, Progress, Log, InputsChosen, ArtifactWritten, Compared, LayersExplained,
-    Converted, Inspected, VersionsRead, Failed, Finished)}
+    JobStarted, StageStarted, StageFinished, Progress, Log, InputsChosen, ArtifactWritten, Compared, LatencyMeasured,
+    LayersExplained, Converted, Inspected, VersionsRead, Failed, Finished)}
 
 
 def event_from_json(line: str) -> Event:

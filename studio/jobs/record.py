@@ -13,7 +13,7 @@ from typing import Any
 
 from studio import __version__
 from studio.jobs.events import (ArtifactWritten, Compared, Converted, Event, Failed, Finished, Inspected,
-                                InputsChosen, JobStarted, LayersExplained, Log, Progress, StageFinished, StageStarted,
+                                InputsChosen, JobStarted, LatencyMeasured, LayersExplained, Log, Progress, StageFinished, StageStarted,
                                 VersionsRead)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -37,6 +37,7 @@ class JobRecord:
     artifacts: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
     layers: list[dict] = field(default_factory=list)   # per-layer reports (studio explain, convert --explain)
+    latency: list[dict] = field(default_factory=list)  # per TFLite file (convert --latency, studio matrix)
     outcome: dict | None = None         # a convert job's Converted: report_path, out_dir, passed
     summary: dict | None = None         # an inspect job's model summary
     versions: dict | None = None
@@ -95,6 +96,10 @@ class JobRecord:
     @apply.register
     def _(self, event: Compared) -> None:
         self.comparisons.append(event.comparison)
+
+    @apply.register
+    def _(self, event: LatencyMeasured) -> None:
+        self.latency.append(event.latency)
 
     @apply.register
     def _(self, event: LayersExplained) -> None:
@@ -185,5 +190,5 @@ class JobRecord:
             error = {"error": self.error, "stage": self.failed_stage, "exit_code": self.exit_code}
         return {"studio_version": __version__, "job_id": self.job_id, "source": self.source, "plan": self.plan,
                 "request": self.requested, "inputs": self.inputs, "stages": self.stages, "artifacts": self.artifacts,
-                "comparisons": self.comparisons, "layers": self.layers, "error": error, "exit_code": self.exit_code,
+                "comparisons": self.comparisons, "layers": self.layers, "latency": self.latency, "error": error, "exit_code": self.exit_code,
                 "started": self.started, "seconds": self.seconds}
