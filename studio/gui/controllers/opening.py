@@ -77,9 +77,9 @@ class OpenController:
         if folders and not files:
             self.window.show_error(f"No model in {Path(folders[0]).name}", title="Not a model",
                                    informative=f"Supported: {SUPPORTED}.")
-        queued = self.window.converter.convert_each(opened)
+        queued = self.window.converter.convert_each(opened) if folders or len(opened) > 1 else []
         if queued:
-            note = f" ({skipped} other files skipped)" if skipped else ""
+            note = f" ({skipped} other file{'s' if skipped > 1 else ''} skipped)" if skipped else ""
             self.window.statusBar().showMessage(f"Queued {len(queued)} conversions{note} — the Jobs panel shows "
                                                 "each one", 10000)
         return opened
