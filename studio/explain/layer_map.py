@@ -268,6 +268,7 @@ class KerasCall:
     tensor: str               # its symbolic tensor's name, e.g. "functional_1/conv2d_1/Relu:0"
     shape: Shape | None
     depth: int = 0            # nesting depth: an inner layer wins a value it shares with its outer layer
+    inputs: tuple[str, ...] = ()   # the symbolic tensors the call read (other calls' `tensor`s, or inputs)
 
 
 def pair_keras(graph: OnnxGraph, calls: Sequence[KerasCall]) -> SideMap:
@@ -293,6 +294,7 @@ def pair_keras(graph: OnnxGraph, calls: Sequence[KerasCall]) -> SideMap:
             claims[pick.name] = call
         else:
             lost.append((call, f"the same ONNX value ({pick.name}) as layer {holder.layer}"))
+    lost = _pair_by_consumers(graph, calls, claims, lost)
     for name, call in claims.items():
         side.partners[name] = Partner(call.key, call.layer, call.shape)
     unit_of = {}
@@ -305,6 +307,61 @@ def pair_keras(graph: OnnxGraph, calls: Sequence[KerasCall]) -> SideMap:
     _cover_or_list(graph, side, unit_of, "Keras layer")
     side.unpaired += [Unpaired(call.key, "reference", why) for call, why in lost]
     return side
+
+
+def _pair_by_consumers(graph: OnnxGraph, calls: Sequence[KerasCall], claims: dict[str, KerasCall],
+                       lost: list[tuple[KerasCall, str]]) -> list[tuple[KerasCall, str]]:
+    """Layers tf2onnx fused into an op named after none of them (a Conv2D and its BatchNorm folded into one
+    `Conv__12`): such a layer pairs with the value its consumer layer reads from outside the consumer's own
+    scope, at the same input position, when that value lies in no layer's scope and its shape fits. The layers
+    fused before it (the Conv2D) are then compared at its value. Returns the calls still lost."""
+    scopes = [c.scope for c in calls if c.scope]
+    consumers: dict[str, list[tuple[KerasCall, int]]] = {}
+    for call in calls:
+        for position, tensor in enumerate(call.inputs):
+            consumers.setdefault(tensor, []).append((call, position))
+    reads = {consumer.key: _external_inputs(graph, consumer.scope) for consumer in calls if consumer.scope}
+    paired_here: dict[str, str] = {}   # call tensor -> the value it now pairs with
+    still: list[tuple[KerasCall, str]] = []
+    for call, why in lost:
+        pick = None
+        for consumer, position in consumers.get(call.tensor, []):
+            outside = reads.get(consumer.key, [])
+            if len(outside) != len(consumer.inputs):
+                continue
+            value = outside[position]
+            if (value.name not in claims and not any(_in_scope(value, scope) for scope in scopes)
+                    and fits(value.shape, call.shape)):
+                pick = value
+                break
+        if pick is None:
+            still.append((call, why))
+            continue
+        claims[pick.name] = call
+        paired_here[call.tensor] = pick.name
+    fused = []
+    for call, why in still:
+        into = [paired_here[c.tensor] for c, _ in _consumers_of(call, consumers) if c.tensor in paired_here]
+        fused.append((call, f"fused by tf2onnx into {into[0]} with the layer after it, compared there" if into
+                      else why))
+    return fused
+
+
+def _consumers_of(call: KerasCall, consumers: dict[str, list[tuple[KerasCall, int]]]) -> list:
+    return consumers.get(call.tensor, [])
+
+
+def _external_inputs(graph: OnnxGraph, scope: str) -> list[OnnxValue]:
+    """The hub values the ops of one layer scope read from outside it, in graph and input order."""
+    seen: list[OnnxValue] = []
+    for value in graph.values:
+        if not _in_scope(value, scope):
+            continue
+        for name in value.inputs:
+            data = graph.by_name.get(name)
+            if data is not None and not _in_scope(data, scope) and data not in seen:
+                seen.append(data)
+    return seen
 
 
 def _in_scope(value: OnnxValue, scope: str) -> bool:

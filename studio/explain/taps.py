@@ -200,7 +200,7 @@ class KerasTaps:
         self.model = model if model is not None else load_tf(source)
         self.signature = signature
         self.calls: list[KerasCall] = []
-        records: list[tuple[str, int, str, Any]] = []          # (layer path, depth, scope, output)
+        records: list[tuple[str, int, str, Any, tuple]] = []   # (layer path, depth, scope, output, input names)
         layers = list(_layers_with_paths(self.model))
         specs = [tf.TensorSpec([int(d) for d in s.shape], tf.as_dtype(s.dtype or "float32"), name=s.name)
                  for s in signature.inputs]
@@ -217,17 +217,17 @@ class KerasTaps:
         except Exception as exc:
             raise _Untraceable(f"the Keras model could not be traced layer by layer: {one_line(exc, 300)}") from exc
 
-    def _keys(self, records: list[tuple[str, int, str, Any]]) -> Iterator[tuple[str, Any]]:
+    def _keys(self, records: list[tuple[str, int, str, Any, tuple]]) -> Iterator[tuple[str, Any]]:
         import tensorflow as tf
 
         seen: dict[str, int] = {}
-        for path, depth, scope, output in records:
+        for path, depth, scope, output, inputs in records:
             call = seen.get(path, 0)
             seen[path] = call + 1
             leaves = [t for t in tf.nest.flatten(output) if isinstance(t, tf.Tensor)]
             for position, tensor in enumerate(leaves):
                 key = path + (f"#{call}" if call else "") + (f":{position}" if len(leaves) > 1 else "")
-                self.calls.append(KerasCall(key, path, scope, tensor.name, _shape(tensor), depth))
+                self.calls.append(KerasCall(key, path, scope, tensor.name, _shape(tensor), depth, inputs))
                 yield key, tensor
 
     def run(self, feeds: dict[str, np.ndarray], wanted: set[str], on_tap: OnTap) -> None:
@@ -254,7 +254,8 @@ def _layers_with_paths(model: Any, prefix: str = "", depth: int = 0) -> Iterator
 
 @contextlib.contextmanager
 def _wrapped_calls(layers: list[tuple[Any, str, int]], records: list) -> Iterator[None]:
-    """Each layer's `call` records (path, depth, name scope, output) while the model is traced."""
+    """Each layer's `call` records (path, depth, name scope, output, its input tensors' names) while the model
+    is traced."""
     import tensorflow as tf
 
     saved = []
@@ -264,7 +265,8 @@ def _wrapped_calls(layers: list[tuple[Any, str, int]], records: list) -> Iterato
 
         def call(*args, __original=original, __path=path, __depth=depth, **kwargs):
             output = __original(*args, **kwargs)
-            records.append((__path, __depth, tf.get_current_name_scope(), output))
+            inputs = tuple(t.name for t in tf.nest.flatten((args, kwargs)) if isinstance(t, tf.Tensor))
+            records.append((__path, __depth, tf.get_current_name_scope(), output, inputs))
             return output
 
         try:

@@ -139,6 +139,38 @@ def attention(explain_root) -> Converted:
     return convert(path, explain_root / "attention", ["float32"])
 
 
+def keras_residual_block():
+    """ResNet's bottleneck in small: Conv+BN+ReLU twice, a Conv+BN shortcut, an Add. tf2onnx folds each BN into
+    its Conv under a name of no layer (`Conv__12`); the BN statistics are set so the outputs are not tiny."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="b_1_conv")(inputs)
+    x = keras.layers.BatchNormalization(name="b_1_bn")(x)
+    x = keras.layers.ReLU(name="b_1_relu")(x)
+    x = keras.layers.Conv2D(16, 1, name="b_2_conv")(x)
+    x = keras.layers.BatchNormalization(name="b_2_bn")(x)
+    shortcut = keras.layers.Conv2D(16, 1, name="b_0_conv")(inputs)
+    shortcut = keras.layers.BatchNormalization(name="b_0_bn")(shortcut)
+    x = keras.layers.Add(name="b_add")([shortcut, x])
+    x = keras.layers.ReLU(name="b_out")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, name="scores")(x))
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([gamma * 1.5, beta + 0.1, mean + 0.05, var * 0.5])
+    return model
+
+
+@pytest.fixture(scope="session")
+def kres(explain_root) -> Converted:
+    path = explain_root / "kres.keras"
+    keras_residual_block().save(path)
+    return convert(path, explain_root / "kres", ["float32"])
+
+
 @pytest.fixture(scope="session")
 def kcnn(explain_root) -> Converted:
     path = explain_root / "kcnn.keras"

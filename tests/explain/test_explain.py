@@ -312,6 +312,25 @@ def test_a_keras_cnn_pairs_its_layers_and_a_perturbed_conv_is_named_first(kcnn, 
     assert_diverges_at(kcnn.explain(drifted).to_dict(), kcnn.onnx, lambda row: row["reference_node"] == "conv_b")
 
 
+@pytest.mark.slow
+def test_keras_layers_tf2onnx_folds_into_an_unnamed_op_pair_through_their_consumers(kres):
+    """Each BatchNorm pairs with the `Conv__N` that holds Conv+BN (read by the next layer at its input
+    position, the Add's two included); each Conv2D is listed as fused into it, never as a divergent row."""
+    import onnx
+
+    report = kres.explain(kres.onnx).to_dict()
+    assert_clean(report)
+    assert report["paired"]["reference"] >= 0.95, report["paired"]
+    rows = {r["reference_node"]: r for r in report["rows"]}
+    assert {"b_1_bn", "b_2_bn", "b_0_bn", "b_add", "b_out", "scores"} <= set(rows), sorted(rows)
+    unnamed = {n.output[0] for n in onnx.load(str(kres.onnx)).graph.node if n.op_type == "Conv"}
+    assert {rows[bn]["name"] for bn in ("b_1_bn", "b_2_bn", "b_0_bn")} <= unnamed
+    assert rows["b_0_bn"]["name"] != rows["b_2_bn"]["name"]
+    fused = {u["name"]: u["reason"] for u in report["unpaired"] if u["side"] == "reference"}
+    for conv, bn in (("b_1_conv", "b_1_bn"), ("b_2_conv", "b_2_bn"), ("b_0_conv", "b_0_bn")):
+        assert f"fused by tf2onnx into {rows[bn]['name']}" in fused[conv], fused
+
+
 def onnx_node_inputs(onnx_path: Path, op: str) -> list[str]:
     import onnx
 
