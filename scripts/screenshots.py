@@ -1,8 +1,9 @@
 """Render the main window offscreen, with the sample model really converted and compared.
 
     ./scripts/screenshots OUTDIR [WIDTHxHEIGHT]   ->  OUTDIR/main.png, graph.png, compare.png, jobs.png,
-                                                     compare_artifact.png (one artifact selected) and layers.png
-                                                     (its float16 TFLite explained layer by layer)
+                                                     compare_artifact.png (one artifact selected), layers.png
+                                                     (its float16 TFLite explained layer by layer) and matrix.png
+                                                     (the variant matrix: every variant's size, accuracy, latency)
 
 The window is 1400x900 unless a size is given (1280x800 is the smallest the layout is checked at).
 """
@@ -88,7 +89,14 @@ def main() -> int:
     window.show_tab(window.TAB_LAYERS)
     settle(app, 6)
     window.grab().save(str(out / "layers.png"))
-    for name in ("main", "graph", "compare", "compare_artifact", "jobs", "layers"):
+    matrix = window.matrix.run()                     # the Matrix tab: a table and latency against error
+    wait_until(app, lambda: matrix is not None and matrix.finished, 600, "the variant matrix job")
+    if matrix.state != "done":
+        raise SystemExit(f"screenshots: the variant matrix job failed: {matrix.error}")
+    window.show_tab(window.TAB_MATRIX)
+    settle(app, 2)
+    window.grab().save(str(out / "matrix.png"))
+    for name in ("main", "graph", "compare", "compare_artifact", "jobs", "layers", "matrix"):
         print(out / f"{name}.png")
     window.close()
     return 0

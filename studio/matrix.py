@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.artifacts import VARIANTS, human_bytes
 from studio.compare_html import _e, comparison_report_html, format_metric
 from studio.latency import THREADS
+
+if TYPE_CHECKING:
+    from studio.options import MatrixOptions
 
 MATRIX_KINDS = ("savedmodel", "tflite")
 ROW_ORDER = [("savedmodel", "float32")] + [("tflite", v) for v in VARIANTS]
@@ -112,10 +116,16 @@ def matrix_section_html(rows: list[dict]) -> str:
             f"<ul class='tolerances'>{notes}</ul>" + scatter_svg(rows))
 
 
+def scatter_points(rows: list[dict]) -> list[tuple[dict, float, float]]:
+    """(row, 1-thread median ms, max relative error floored at 1e-9 for the log scale) of every row that has both:
+    what the scatter plots (the HTML page's and the window's)."""
+    return [(r, r["latency"]["1"]["median_ms"], max(r["max_rel"], 1e-9)) for r in rows
+            if r.get("max_rel") is not None and (r.get("latency") or {}).get("1", {}).get("median_ms") is not None]
+
+
 def scatter_svg(rows: list[dict], width: int = 640, height: int = 340) -> str:
     """Latency (1 thread, median) against max relative error (log scale), the file size as the dot's area."""
-    points = [(r, r["latency"]["1"]["median_ms"], max(r["max_rel"], 1e-9)) for r in rows
-              if r.get("max_rel") is not None and (r.get("latency") or {}).get("1", {}).get("median_ms") is not None]
+    points = scatter_points(rows)
     if not points:
         return "<p class='muted'>No latency and error to plot.</p>"
     left, right, top, bottom = 64, 24, 16, 44
@@ -165,21 +175,42 @@ def matrix_report_html(report: dict, rows: list[dict]) -> str:
 
 # ---------------------------------------------------------------- the command
 
-def matrix_request(args):
-    """`studio matrix`'s convert request: checked here, before any work, as `studio convert` checks its own."""
+def matrix_options(options) -> MatrixOptions:
+    """The matrix's own choices (inputs, tolerances, calibration, opset, backend, layout) taken from any options that
+    carry them: the window's convert panel gives a ConvertOptions, whose targets and variants the matrix ignores."""
+    from dataclasses import fields
+
+    from studio.options import MatrixOptions
+
+    return MatrixOptions(**{f.name: getattr(options, f.name) for f in fields(MatrixOptions)})
+
+
+def matrix_convert_request(source, out_dir: str | Path, options: MatrixOptions, force: bool = False):
+    """The convert job that makes the matrix (MatrixOptions.convert_options: the SavedModel and every TFLite variant,
+    each timed), checked before any work: the backend is available and the route exists. `studio matrix` and the
+    window's Variant Matrix both build their request here."""
     from studio.errors import StudioError
-    from studio.formats import detect
     from studio.jobs.protocol import ConvertRequest
-    from studio.options import MatrixOptions, from_args
-    from studio.pipeline import check_out_dir
     from studio.stages.registry import backend_status, plan
 
-    options = from_args(args, MatrixOptions).convert_options()
-    ok, reason = backend_status().get(options.backend, (False, "unknown backend"))
+    convert = options.convert_options()
+    ok, reason = backend_status().get(convert.backend, (False, "unknown backend"))
     if not ok:
-        raise StudioError(f"--backend {options.backend} is unavailable: {reason}")
+        raise StudioError(f"--backend {convert.backend} is unavailable: {reason}")
+    plan(source.format, tuple(convert.targets))   # an impossible route is a usage error, before any work
+    return ConvertRequest(source=source.to_dict(), out_dir=str(Path(out_dir).resolve()), options=convert,
+                          force=force)
+
+
+def matrix_request(args):
+    """`studio matrix`'s convert request: checked here, before any work, as `studio convert` checks its own."""
+    from studio.formats import detect
+    from studio.options import MatrixOptions, from_args
+    from studio.pipeline import check_out_dir
+
+    options = from_args(args, MatrixOptions)
     source = detect(args.source, weights=args.weights, allow_pickle=args.allow_pickle)
-    plan(source.format, tuple(options.targets))   # an impossible route is a usage error, before any work
     out = Path(args.out or f"{source.stem}_matrix").resolve()
+    request = matrix_convert_request(source, out, options, force=args.force)
     check_out_dir(out, args.force)
-    return ConvertRequest(source=source.to_dict(), out_dir=str(out), options=options, force=args.force)
+    return request

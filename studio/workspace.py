@@ -36,6 +36,7 @@ class SourceState:
     input_shapes: dict[str, list[int]] = field(default_factory=dict)  # shapes of the last conversion
     input_dtypes: dict[str, str] = field(default_factory=dict)        # and dtypes, where the format has none
     layers: dict[str, dict] = field(default_factory=dict)            # artifact path -> its latest per-layer report
+    matrix: dict | None = None              # the report of its latest finished job that timed its files (matrix)
 
     @property
     def key(self) -> str:
@@ -78,16 +79,18 @@ class SourceState:
         return paths
 
 
-def unique_out_dir(folder: str | Path, stem: str, taken: set[str] | frozenset[str] = frozenset()) -> Path:
-    """<folder>/<stem>_converted, or _2, _3... when that exists or a queued job will write it: never overwrite."""
+def unique_out_dir(folder: str | Path, stem: str, taken: set[str] | frozenset[str] = frozenset(),
+                   suffix: str = "converted") -> Path:
+    """<folder>/<stem>_converted (or _<suffix>), or _2, _3... when that exists or a queued job will write it: never
+    overwrite."""
     base = Path(folder).expanduser().resolve()
     for n in range(1, 1000):
-        candidate = base / (f"{stem}_converted" if n == 1 else f"{stem}_converted_{n}")
+        candidate = base / (f"{stem}_{suffix}" if n == 1 else f"{stem}_{suffix}_{n}")
         if str(candidate) in taken:
             continue
         if not candidate.exists() or (candidate.is_dir() and not any(candidate.iterdir())):
             return candidate
-    raise StudioError(f"{base}: too many {stem}_converted folders; choose another output folder")
+    raise StudioError(f"{base}: too many {stem}_{suffix} folders; choose another output folder")
 
 
 class Workspace:
@@ -126,9 +129,10 @@ class Workspace:
         self.seed = int(inputs.get("seed") or 0)
 
     # ------------------------------------------------------------ output folders
-    def next_out_dir(self, folder: str | Path, stem: str) -> Path:
-        """Where the next conversion of `stem` goes: never an existing folder, nor one a queued job will write."""
-        return unique_out_dir(folder or ".", stem, set(self.reserved.values()))
+    def next_out_dir(self, folder: str | Path, stem: str, suffix: str = "converted") -> Path:
+        """Where the next conversion of `stem` goes (<stem>_<suffix>): never an existing folder, nor one a queued job
+        will write."""
+        return unique_out_dir(folder or ".", stem, set(self.reserved.values()), suffix)
 
     def reserve(self, job_id: str, out_dir: str | Path) -> None:
         self.reserved[job_id] = str(Path(out_dir).expanduser().resolve())
@@ -192,7 +196,8 @@ class Workspace:
         - an inspect job that ended without a summary leaves the source unreadable, with the job's error;
         - a conversion that succeeded adds its artifacts and remembers the input shapes they were made with;
         - a finished job's comparisons are kept even if none arrived live (the ones that did stay as they are);
-        - a finished job's per-layer reports (any kind: explain, convert --explain) replace their artifacts' old ones.
+        - a finished job's per-layer reports (any kind: explain, convert --explain) replace their artifacts' old ones;
+        - a conversion that timed its files (the variant matrix, convert --latency) becomes the source's matrix.
         """
         self.release(record.job_id)
         state = self.get(key)
@@ -209,6 +214,8 @@ class Workspace:
             options = _options_of(getattr(record, "request", None) or record.requested)   # QueuedJob | JobRecord
             state.input_shapes = dict(options.get("input_shapes") or {})
             state.input_dtypes = dict(options.get("input_dtypes") or {})
+            if record.latency:
+                state.matrix = record.report()
         if record.state == DONE:
             for comparison in record.comparisons:
                 state.comparisons.setdefault(str(comparison.get("candidate")), comparison)

@@ -48,6 +48,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("explain", "E&xplain Layers", "explainer.explain", ("Ctrl+Shift+X",), "can_explain",
                tip="Find where the selected ONNX/TFLite artifact drifts from its source, layer by layer "
                    "(a background job; the Layers tab shows the result)"),
+    ActionSpec("matrix", "Variant &Matrix", "matrix.run", ("Ctrl+Shift+V",), "can_matrix",
+               tip="Make the SavedModel and every TFLite variant of the selected model, compare each with it and time "
+                   "each in LiteRT on 1 and 2 threads (a background job; the Matrix tab shows the result)"),
     ActionSpec("cancel", "C&ancel Current Job", "job_events.cancel_current", ("Esc", "Ctrl+."), "has_job",
                tip="Cancel the running job (its worker is killed; nothing half-written is kept). "
                    "A job that has run for a while asks first."),
@@ -56,7 +59,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tab_graph", "&Graph", "show_tab", ("Ctrl+1",), args=(0,)),
     ActionSpec("tab_compare", "&Compare", "show_tab", ("Ctrl+2",), args=(1,)),
     ActionSpec("tab_layers", "La&yers", "show_tab", ("Ctrl+3",), args=(2,)),
-    ActionSpec("tab_log", "&Log", "show_tab", ("Ctrl+4",), args=(3,)),
+    ActionSpec("tab_matrix", "Ma&trix", "show_tab", ("Ctrl+4",), args=(3,)),
+    ActionSpec("tab_log", "&Log", "show_tab", ("Ctrl+5",), args=(4,)),
     ActionSpec("focus_models", "Focus &Models", "focus_panel", ("Ctrl+Shift+M",), args=("models",)),
     ActionSpec("focus_convert", "Focus Con&vert Panel", "focus_panel", ("Ctrl+Shift+K",), args=("convert",)),
     ActionSpec("focus_jobs", "Focus &Jobs", "focus_panel", ("Ctrl+J",), args=("jobs",)),
@@ -67,9 +71,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open", "open_folder", RECENT, "close", SEPARATOR, "export_html", "export_json", "export_layers",
                SEPARATOR, "quit")),
-    ("&Convert", ("convert", "copy_command", "explain", SEPARATOR, "cancel", "cancel_all", "clear_jobs")),
-    ("&View", ("tab_graph", "tab_compare", "tab_layers", "tab_log", SEPARATOR, "focus_models", "focus_convert",
-               "focus_jobs", SEPARATOR, DOCKS)),
+    ("&Convert", ("convert", "copy_command", "explain", "matrix", SEPARATOR, "cancel", "cancel_all", "clear_jobs")),
+    ("&View", ("tab_graph", "tab_compare", "tab_layers", "tab_matrix", "tab_log", SEPARATOR, "focus_models",
+               "focus_convert", "focus_jobs", SEPARATOR, DOCKS)),
     ("&Help", ("shortcuts", "about")),
 )
 
@@ -78,6 +82,7 @@ ENABLED_WHEN: dict[str, Callable[[Any], bool]] = {
     "has_source": lambda w: w.current_state() is not None,
     "can_convert": lambda w: w.convert_panel.is_ready(),
     "can_explain": lambda w: w.explainer.can_explain(),
+    "can_matrix": lambda w: w.matrix.can_run(),
     "has_layers": lambda w: w.layers_view.report is not None,
 }
 

@@ -1,8 +1,9 @@
-"""The main window: Models sidebar, Graph / Compare / Layers / Log tabs, Convert and Jobs panels, menus and shortcuts.
+"""The main window: Models sidebar, Graph / Compare / Layers / Matrix / Log tabs, Convert and Jobs panels, menus and
+shortcuts.
 
 Layout only. The app's state is `workspace` (studio.workspace, no Qt); what the window does is in its controllers
-(studio.gui.controllers: opener, selection, converter, compare, job_events, help, explainer); its actions and menus
-are the table in studio.gui.actions; drops anywhere on it go through studio.gui.drop_filter. Every job runs in a
+(studio.gui.controllers: opener, selection, converter, compare, job_events, help, explainer, matrix); its actions and
+menus are the table in studio.gui.actions; drops anywhere on it go through studio.gui.drop_filter. Every job runs in a
 worker process through the JobQueue (`jobs`), whose signals the controllers handle. One set of Netron panes serves
 the Graph tab and, while it is shown, the Layers tab (`_place_graph`).
 """
@@ -22,6 +23,7 @@ from studio.gui.controllers.convert import ConvertController
 from studio.gui.controllers.explain import ExplainController
 from studio.gui.controllers.help import HelpController
 from studio.gui.controllers.jobs import JobsController
+from studio.gui.controllers.matrix import MatrixController
 from studio.gui.controllers.opening import OpenController
 from studio.gui.controllers.selection import SelectionController
 from studio.gui.convert_panel import ConvertPanel
@@ -32,6 +34,7 @@ from studio.gui.graph_view import create_graph_view
 from studio.gui.job_worker import JobQueue, PoolRunners, QueuedJob
 from studio.gui.jobs_panel import JobsPanel
 from studio.gui.layers_view import LayersView
+from studio.gui.matrix_view import MatrixView
 from studio.gui.settings import Settings
 from studio.gui.sidebar import Sidebar
 from studio.gui.summary_view import SummaryView
@@ -43,7 +46,7 @@ MAX_LOG_LINES = 20000
 class MainWindow(QMainWindow):
     """Lays out the panels and hands them to the controllers; keeps no model in memory."""
 
-    TAB_GRAPH, TAB_COMPARE, TAB_LAYERS, TAB_LOG = range(4)
+    TAB_GRAPH, TAB_COMPARE, TAB_LAYERS, TAB_MATRIX, TAB_LOG = range(5)
 
     def __init__(self, settings: Settings | None = None, make_runner: Callable[[Any], Any] | None = None):
         """make_runner: how a job's worker is started (default: the warm pool; tests pass a fake; see JobQueue)."""
@@ -62,10 +65,10 @@ class MainWindow(QMainWindow):
         self.opener, self.selection = OpenController(self), SelectionController(self)
         self.converter, self.compare = ConvertController(self), CompareController(self)
         self.job_events, self.help = JobsController(self), HelpController(self)
-        self.explainer = ExplainController(self)
+        self.explainer, self.matrix = ExplainController(self), MatrixController(self)
         self.actions_by_name = actions.build_actions(self)
         self.tab_actions = [self.tab_graph_action, self.tab_compare_action, self.tab_layers_action,
-                            self.tab_log_action]
+                            self.tab_matrix_action, self.tab_log_action]
         actions.build_menus(self, self.actions_by_name, [self.models_dock, self.convert_dock, self.jobs_dock])
         self._connect()
         self.statusBar().showMessage("Drop a model anywhere on the window, or press Ctrl+O to open one.")
@@ -88,6 +91,7 @@ class MainWindow(QMainWindow):
         jobs.job_changed.connect(lambda _job: self.update_actions())
         jobs.job_event.connect(events.on_event)
         jobs.job_finished.connect(events.on_finished)
+        jobs.job_finished.connect(self.matrix.on_finished)    # after the fold: the tab reads the workspace
         self.jobs_panel.cancel_requested.connect(events.cancel)
         self.jobs_panel.clear_requested.connect(events.clear_finished)
         self.jobs_panel.job_activated.connect(events.on_activated)
@@ -100,6 +104,7 @@ class MainWindow(QMainWindow):
         self.diff_view.inputs_changed.connect(self.compare.rerun)
         self.tabs.currentChanged.connect(self._place_graph)
         self.explainer.bind_actions()
+        self.matrix.bind_actions()
 
     # ------------------------------------------------------------ layout
     def _build_tabs(self) -> None:
@@ -147,6 +152,14 @@ class MainWindow(QMainWindow):
         layers_scroll.setFrameShape(QFrame.Shape.NoFrame)
         layers_scroll.setWidget(self.layers_view)
         self.tabs.addTab(layers_scroll, "La&yers")
+        self.matrix_view = MatrixView()
+        self.matrix_view.setObjectName("matrixView")
+        self.matrix_scroll = matrix_scroll = QScrollArea()     # like Compare: scrolls only in a very small window
+        matrix_scroll.setObjectName("matrixScroll")
+        matrix_scroll.setWidgetResizable(True)
+        matrix_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        matrix_scroll.setWidget(self.matrix_view)
+        self.tabs.addTab(matrix_scroll, "Ma&trix")
         self.tabs.addTab(self.log_view, "&Log")
         self.setCentralWidget(self.tabs)
 

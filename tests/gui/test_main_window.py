@@ -145,7 +145,7 @@ def test_shape_editor_marks_dynamic_dims_and_gates_convert(window, tiny_model):
     from studio.options import ConvertOptions, from_args
 
     args = cli.build_parser().parse_args(shlex.split(command)[1:])
-    assert args.source == str(tiny_model)
+    assert args.source == [str(tiny_model)]
     assert from_args(args, ConvertOptions) == request.options
     assert request.options.opset == 17 and request.options.variants == ["float32", "dynamic_int8"]
     assert str(Path(args.out).resolve()) == request.out_dir

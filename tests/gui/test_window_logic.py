@@ -101,6 +101,7 @@ def win(qtbot, qapp, tmp_path, workers, gui):
 
     configure_app(qapp)
     Settings().q.clear()
+    Settings().set_worker_pool_size(1)   # one conversion at a time: the queue's logic (the pool: test_many_models)
     window = MainWindow(make_runner=workers)
     window.confirm_quit = False
     qtbot.addWidget(window)
