@@ -56,6 +56,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                    "A job that has run for a while asks first."),
     ActionSpec("cancel_all", "Cancel A&ll Jobs", "job_events.cancel_all", ("Ctrl+Shift+.",), "has_job"),
     ActionSpec("clear_jobs", "C&lear Finished Jobs", "job_events.clear_finished", ("Ctrl+Shift+L",)),
+    ActionSpec("workers", "&Parallel Conversions…", "job_events.choose_workers",
+               tip="How many conversions run at once, each in a warm worker (kept in the settings)"),
     ActionSpec("tab_graph", "&Graph", "show_tab", ("Ctrl+1",), args=(0,)),
     ActionSpec("tab_compare", "&Compare", "show_tab", ("Ctrl+2",), args=(1,)),
     ActionSpec("tab_layers", "La&yers", "show_tab", ("Ctrl+3",), args=(2,)),
@@ -71,7 +73,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open", "open_folder", RECENT, "close", SEPARATOR, "export_html", "export_json", "export_layers",
                SEPARATOR, "quit")),
-    ("&Convert", ("convert", "copy_command", "explain", "matrix", SEPARATOR, "cancel", "cancel_all", "clear_jobs")),
+    ("&Convert", ("convert", "copy_command", "explain", "matrix", SEPARATOR, "cancel", "cancel_all", "clear_jobs",
+                  "workers")),
     ("&View", ("tab_graph", "tab_compare", "tab_layers", "tab_matrix", "tab_log", SEPARATOR, "focus_models",
                "focus_convert", "focus_jobs", SEPARATOR, DOCKS)),
     ("&Help", ("shortcuts", "about")),

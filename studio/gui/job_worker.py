@@ -49,6 +49,11 @@ class PoolRunners:
             self._pool = WorkerPool(size=self.size)
         return self._pool.runner(request)
 
+    def resize(self, size: int) -> None:
+        self.size = size
+        if self._pool is not None:
+            self._pool.size = size   # extra workers retire as their jobs end (release() keeps only `size`)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
@@ -147,6 +152,13 @@ class JobQueue(QObject):
         self.job_added.emit(job)
         self._start_next(job.lane)
         return job
+
+    def set_convert_workers(self, size: int) -> None:
+        """How many convert-lane jobs run at once (the pool's workers); more start at once if some wait."""
+        self.capacity["convert"] = max(1, size)
+        if isinstance(self.make_runner, PoolRunners):
+            self.make_runner.resize(size)
+        self._start_next("convert")
 
     def running(self, lane: str | None = None) -> list[QueuedJob]:
         return [job for name, pairs in self._running.items() if lane in (None, name) for job, _ in pairs]

@@ -167,10 +167,10 @@ class WorkerPool:
     def release(self, worker: WarmWorker, healthy: bool) -> None:
         """Back to the idle list, or replaced: after a failure, after max_jobs, above the memory limit."""
         worker.jobs_done += 1
-        keep = (healthy and not self._closed and worker.proc.poll() is None and worker.jobs_done < self.max_jobs
-                and worker.rss() <= self.memory_limit)
         with self._cond:
             self._busy.discard(worker)
+            keep = (healthy and not self._closed and worker.proc.poll() is None and worker.jobs_done < self.max_jobs
+                    and len(self._busy) + len(self._idle) < self.size and worker.rss() <= self.memory_limit)
             if keep:
                 self._idle.append(worker)
             self._cond.notify_all()

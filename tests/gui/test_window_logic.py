@@ -273,6 +273,20 @@ def test_a_queued_job_is_cancelled_at_once(win, qtbot, workers, relu_model, gui)
     assert not win.workspace.reserved
 
 
+def test_more_workers_let_a_queued_conversion_start_at_once(win, qtbot, workers, relu_model):
+    workers.scripts["convert"] = blocking_convert
+    open_model(qtbot, win, relu_model)
+    first = convert(qtbot, win, wait=False)
+    second = convert(qtbot, win, wait=False)
+    qtbot.waitUntil(lambda: first.stage == "onnx->tf", timeout=5_000)
+    assert second.state == QUEUED
+    win.jobs.set_convert_workers(2)                                 # Convert > Parallel Conversions…
+    qtbot.waitUntil(lambda: second.state == RUNNING, timeout=5_000)
+    assert win.jobs.capacity["convert"] == 2
+    win.jobs.cancel_all()
+    qtbot.waitUntil(lambda: first.finished and second.finished, timeout=5_000)
+
+
 def test_cancelling_a_long_job_asks_first_and_defaults_to_keep_running(win, qtbot, workers, relu_model):
     workers.scripts["convert"] = blocking_convert
     open_model(qtbot, win, relu_model)

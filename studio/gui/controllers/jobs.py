@@ -121,6 +121,23 @@ class JobsController:
         if job is not None:
             self.cancel(job)
 
+    def choose_workers(self) -> None:
+        """How many conversions run at once, each in a warm worker: kept in the settings, applied at once."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from studio.jobs.pool import WORKER_ESTIMATE, default_pool_size
+
+        w = self.window
+        current = w.jobs.capacity["convert"]
+        size, ok = QInputDialog.getInt(
+            w, "Parallel Conversions", f"Conversions that run at once, each in its own warm worker\n(about "
+            f"{WORKER_ESTIMATE / 1e9:.0f} GB of memory each; this machine's default: {default_pool_size()}):",
+            current, 1, 16)
+        if ok and size != current:
+            w.settings.set_worker_pool_size(size)
+            w.jobs.set_convert_workers(size)
+            w.statusBar().showMessage(f"Up to {size} conversions run at once", 5000)
+
     def cancel_all(self) -> None:
         jobs = [job for job in self.window.jobs.jobs if not job.finished]
         if jobs and self._confirmed(jobs):
