@@ -72,3 +72,35 @@ def test_the_same_batch_runs_as_ray_tasks(models, tmp_path):
     index = json.loads((out / "index.json").read_text())
     assert [row["verdict"] for row in index["models"]] == ["PASS", "PASS"]
     assert all((out / name / "report.json").is_file() for name in ("plain", "cnn"))
+
+
+@pytest.mark.slow
+def test_killing_the_batch_cli_leaves_no_worker_and_no_half_written_folder(models, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for name in ("transformer_pt2", "cnn_pt2", "keras"):
+        shutil.copy(models[name], folder)
+    out = tmp_path / "out"
+    cli = subprocess.Popen([sys.executable, "-m", "studio", "convert", str(folder), "--out", str(out), "--jobs", "2"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def staging() -> list[str]:
+        return [p.name for p in out.iterdir() if ".studio-tmp-" in p.name] if out.is_dir() else []
+
+    deadline = time.monotonic() + 120
+    while len(staging()) < 2 and time.monotonic() < deadline:   # both warm workers are inside a job
+        time.sleep(0.2)
+    assert len(staging()) == 2
+    workers = psutil.Process(cli.pid).children(recursive=True)
+    assert len(workers) >= 2
+    cli.kill()
+    cli.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive
+    assert staging() == [] and not any((out / name).exists() for name in ("block", "cnn-pt2", "cnn-keras"))
