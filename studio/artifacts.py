@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-KINDS = ("onnx", "savedmodel", "tflite")
-VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
+KINDS = ("onnx", "savedmodel", "tflite", "tfjs")
+DEFAULT_TARGETS = ("onnx", "savedmodel", "tflite")   # tfjs needs `studio setup tfjs`, so it is asked for by name
+VARIANTS = ("float32", "float16", "dynamic_int8", "int8")   # --quantize, in TFLite's names
+# --quantize value -> the TF.js graph model it makes. TF.js quantizes weights only (float16, or affine uint8
+# dequantized to float32 at load) and computes in float32: dynamic_int8's 8-bit weights are its uint8; full-integer
+# int8 has no TF.js form.
+TFJS_VARIANTS = {"float32": "float32", "float16": "float16", "dynamic_int8": "uint8"}
+# A TF.js variant's tolerance class (studio.compare): float16 weights err as TFLite's float16 weights do; uint8
+# weights are judged as 8-bit weights are (cosine and top-1, no element test).
+TFJS_TOLERANCES = {"float32": "float32", "float16": "float16", "uint8": "dynamic_int8"}
 
 
 def path_bytes(path: Path) -> int:
@@ -35,8 +43,8 @@ def human_bytes(n: int | float | None) -> str:
 
 @dataclass
 class Artifact:
-    kind: str                      # onnx | savedmodel | tflite
-    variant: str                   # float32 | float16 | dynamic_int8 | int8
+    kind: str                      # onnx | savedmodel | tflite | tfjs
+    variant: str                   # float32 | float16 | dynamic_int8 | int8 (tfjs: float32 | float16 | uint8)
     path: str                      # absolute path (in the staging folder while the job runs)
     bytes: int = 0
     input_layout: dict[str, str] = field(default_factory=dict)  # input name -> NCHW | NHWC | other
@@ -48,7 +56,7 @@ class Artifact:
 
     @property
     def label(self) -> str:
-        return self.kind if self.kind != "tflite" else f"tflite {self.variant}"
+        return f"{self.kind} {self.variant}" if self.kind in ("tflite", "tfjs") else self.kind
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -62,5 +70,8 @@ class Artifact:
 
 
 def tolerance_class(kind: str, variant: str) -> str:
-    """Which tolerance an artifact is held to: a TFLite file by its variant, everything else as float32."""
+    """Which tolerance an artifact is held to: a TFLite file by its variant, a TF.js model by its weights'
+    quantization (TFJS_TOLERANCES), everything else as float32."""
+    if kind == "tfjs":
+        return TFJS_TOLERANCES.get(variant, "float32")
     return variant if kind == "tflite" else "float32"

@@ -91,9 +91,15 @@ def expand_sources(specs: list[str], weights: str | None, allow_pickle: bool,
 
 
 def is_folder_of_models(spec: str | Path) -> bool:
-    """A folder that is not itself a model (a SavedModel is one)."""
+    """A folder that is not itself a model (a SavedModel or a TF.js model is one)."""
     path = Path(spec).expanduser()
-    return path.is_dir() and not ((path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file())
+    if not path.is_dir():
+        return False
+    try:
+        detect(path)
+        return False
+    except StudioError:
+        return True
 
 
 def output_folders(sources: list[Source], root: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""The `studio` command: convert, inspect, compare, explain, gui. Every job runs in a worker process.
+"""The `studio` command: convert, inspect, compare, explain, matrix, gui, setup. Every job runs in a worker process.
 
 Exit codes: 0 all artifacts written and every comparison passed; 1 artifacts written but some comparison
 failed its tolerance (explain: some layer fails it); 2 bad input or usage; 3 a conversion stage failed; 130
@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("gui", help="open the desktop studio")
     g.add_argument("source", nargs="?")
+
+    s = sub.add_parser("setup", help="set up an optional target's own environment (tfjs: the TF.js converter's "
+                       "Python venv and the Node runner, in the user's data folder); a second run only checks it")
+    s.add_argument("component", choices=("tfjs",), help="what to set up")
+    s.add_argument("--force", action="store_true", help="rebuild it from scratch even if it checks out")
     return p
 
 
@@ -142,6 +147,7 @@ def cmd_convert(args) -> int:
         from studio.jobs.ray_executor import require_ray
 
         require_ray()
+    tfjs_missing = _tfjs_unavailable(options, args.targets)
     sources, skipped = expand_sources(args.source, args.weights, args.allow_pickle,
                                       convertible=lambda s: _plannable(s, options.targets))
     for source in sources:
@@ -151,7 +157,8 @@ def cmd_convert(args) -> int:
 
         if args.report:
             raise StudioError("--report goes with one model; several models get an index in --out")
-        return convert_many(sources, skipped, options, args.out, args.force, args.jobs, args.executor, args.address)
+        code = convert_many(sources, skipped, options, args.out, args.force, args.jobs, args.executor, args.address)
+        return _with_missing_target(code, tfjs_missing)
     source = sources[0]
     out = Path(args.out or f"{source.stem}_converted").resolve()
     check_out_dir(out, args.force)
@@ -171,7 +178,33 @@ def cmd_convert(args) -> int:
         from studio.cli_render import print_artifacts
 
         print_artifacts(record.artifacts, (record.outcome or {}).get("report_path"))
-    return record.exit_code
+    return _with_missing_target(record.exit_code, tfjs_missing)
+
+
+def _tfjs_unavailable(options: ConvertOptions, asked: str | None) -> str | None:
+    """Without its set-up or Node, --to tfjs fails at once, in one line saying how to get it, and is dropped: the
+    other targets still convert and verify (as asked), and the exit code then says a target is missing (see
+    _with_missing_target). Asked alone (the SavedModel it brings aside), nothing is converted: exit 2."""
+    if "tfjs" not in options.targets:
+        return None
+    from studio.tfjs.env import status
+
+    found = status()
+    if found.available:
+        return None
+    message = found.message()
+    explicit = {t.strip().lower() for t in (asked or "").split(",")} - {"tfjs"}
+    options.targets = [t for t in options.targets if t != "tfjs" and (t != "savedmodel" or "savedmodel" in explicit)]
+    if not options.targets:
+        raise StudioError(message)
+    _error(f"{message}; converting {','.join(options.targets)} without it")
+    return message
+
+
+def _with_missing_target(code: int, missing: str | None) -> int:
+    """An unavailable target asked for is a usage error, as an unavailable --backend is: exit 2 wins over 0 and 1
+    (the other artifacts are written and verified all the same); a failed stage (3) or a cancel keeps its code."""
+    return 2 if missing and code in (0, 1) else code
 
 
 def _plannable(source, targets: list[str]) -> bool:
@@ -259,8 +292,16 @@ def cmd_gui(args) -> int:
     return run_gui(args.source)
 
 
+def cmd_setup(args) -> int:
+    """Runs here, not in a worker: it only starts pip and npm (no framework is imported)."""
+    from studio.tfjs.setup import setup_tfjs
+
+    setup_tfjs(force=args.force, log=lambda line: print(line, file=sys.stderr, flush=True))
+    return 0
+
+
 COMMANDS = {"convert": cmd_convert, "inspect": cmd_inspect, "compare": cmd_compare, "explain": cmd_explain,
-            "matrix": cmd_matrix, "gui": cmd_gui}
+            "matrix": cmd_matrix, "gui": cmd_gui, "setup": cmd_setup}
 
 
 # ---------------------------------------------------------------- running a job

@@ -24,6 +24,7 @@ class Format(str, Enum):
     EXPORTED_PROGRAM = "exported_program"  # torch.export.save, .pt2
     PYTHON_FACTORY = "python_factory"      # path/to/file.py:build_model
     TORCH_PICKLE = "torch_pickle"          # torch.save(model): runs code when loaded
+    TFJS = "tfjs"                          # a TF.js graph model: a folder with model.json (an artifact, never a source)
 
     @property
     def framework(self) -> str:
@@ -34,7 +35,7 @@ FRAMEWORKS = {
     Format.ONNX: "onnx", Format.TFLITE: "tflite",
     Format.SAVEDMODEL: "tensorflow", Format.KERAS: "tensorflow", Format.H5: "tensorflow",
     Format.TORCHSCRIPT: "pytorch", Format.EXPORTED_PROGRAM: "pytorch",
-    Format.PYTHON_FACTORY: "pytorch", Format.TORCH_PICKLE: "pytorch",
+    Format.PYTHON_FACTORY: "pytorch", Format.TORCH_PICKLE: "pytorch", Format.TFJS: "tfjs",
 }
 
 SUPPORTED = ("ONNX (.onnx), TFLite (.tflite), SavedModel folder, Keras (.keras, .h5), TorchScript (.pt), "
@@ -97,7 +98,9 @@ def detect(spec: str | Path, weights: str | Path | None = None, allow_pickle: bo
     if path.is_dir():
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return Source(path, Format.SAVEDMODEL)
-        raise _unsupported(path, "folder is not a SavedModel (no saved_model.pb)")
+        if (path / "model.json").is_file():
+            return Source(path, Format.TFJS)
+        raise _unsupported(path, "folder is not a SavedModel (no saved_model.pb) nor a TF.js model (no model.json)")
     if path.suffix == ".py":
         raise StudioError(f"{path}: name the factory too, e.g. {path}:build_model")
     size = path.stat().st_size

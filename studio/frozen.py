@@ -23,7 +23,7 @@ import os
 import sys
 import time
 
-CLI_COMMANDS = ("convert", "inspect", "compare", "explain", "matrix", "gui")   # studio.cli.COMMANDS (a test keeps them equal)
+CLI_COMMANDS = ("convert", "inspect", "compare", "explain", "matrix", "gui", "setup")   # studio.cli.COMMANDS (a test keeps them equal)
 WORKER_FLAG = "--worker"          # the same flag studio.jobs.launch.worker_command() passes
 SELF_TEST_FLAG = "--self-test"
 SMOKE_GUI_FLAG = "--smoke-gui"
@@ -31,7 +31,7 @@ _IMPORTED_AT = time.time()
 
 USAGE = """\
 usage: ModelConversionStudio [MODEL]
-       ModelConversionStudio convert|inspect|compare|explain|matrix|gui ...   (see: ModelConversionStudio convert --help)
+       ModelConversionStudio convert|inspect|compare|explain|matrix|gui|setup ...   (see: ModelConversionStudio convert --help)
        ModelConversionStudio --self-test | --version | --help
 
 Opens the desktop studio on MODEL, or on the bundled sample model when none is given."""

@@ -232,6 +232,24 @@ def _all_nodes(graph) -> list:
     return nodes
 
 
+# ---------------------------------------------------------------- TF.js
+
+def _inspect_tfjs(source: Source) -> Reading:
+    """model.json alone (no Node, no TF): the runtime's signature, the graph's ops, the weights' sizes."""
+    import json
+
+    from studio.runtimes.tfjs import TfjsRuntime
+
+    signature = TfjsRuntime(source.path).signature
+    model = json.loads((Path(source.path) / "model.json").read_text())
+    topology = model["modelTopology"]
+    nodes = list(topology.get("node", [])) + [n for f in topology.get("library", {}).get("function", [])
+                                              for n in f.get("nodeDef", [])]
+    ops = Counter(n["op"] for n in nodes if n.get("op") not in TF_PLUMBING | {"Const", "Placeholder"})
+    parameters = sum(_numel(w.get("shape", [])) for group in model["weightsManifest"] for w in group["weights"])
+    return signature, ops, parameters, []
+
+
 READERS: dict[Format, Callable[[Source], Reading]] = {
     Format.ONNX: _inspect_onnx,
     Format.TFLITE: _inspect_tflite,
@@ -242,6 +260,7 @@ READERS: dict[Format, Callable[[Source], Reading]] = {
     Format.EXPORTED_PROGRAM: _inspect_torch,
     Format.PYTHON_FACTORY: _inspect_torch,
     Format.TORCH_PICKLE: _inspect_torch,
+    Format.TFJS: _inspect_tfjs,
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.artifacts import KINDS, VARIANTS
+from studio.artifacts import DEFAULT_TARGETS, KINDS, TFJS_VARIANTS, VARIANTS
 from studio.errors import StudioError
 from studio.inputs import INPUTS_HELP
 from studio.stages.backends import BACKEND_CHOICES, DEFAULT_BACKEND
@@ -142,10 +142,16 @@ class InputOptions:
 class ConvertOptions(InputOptions):
     """What to make and how: also the options every stage reads (StageContext.options)."""
 
-    targets: list[str] = option(list(KINDS), flag="--to", control="checkboxes", choices=KINDS, parse=_csv(KINDS),
-                                help="targets: " + ",".join(KINDS))
+    targets: list[str] = option(list(DEFAULT_TARGETS), flag="--to", control="checkboxes", choices=KINDS,
+                                parse=_csv(KINDS),
+                                help="targets: " + ",".join(KINDS) + " (default " + ",".join(DEFAULT_TARGETS) + "; "
+                                     "tfjs needs `studio setup tfjs` and Node 18+, and brings the savedmodel it is "
+                                     "converted from)")
     variants: list[str] = option(["float32", "float16"], flag="--quantize", control="checkboxes", choices=VARIANTS,
-                                 parse=_csv(VARIANTS), help="TFLite variants: " + ",".join(VARIANTS))
+                                 parse=_csv(VARIANTS),
+                                 help="TFLite variants: " + ",".join(VARIANTS) + "; TF.js makes "
+                                      + ", ".join(f"{t} weights for {q}" for q, t in TFJS_VARIANTS.items())
+                                      + " (int8: none)")
     calibration: str | None = option(None, flag="--calibration", control="path", parse=_existing_path,
                                      help="int8 calibration data: .npy/.npz or a folder of images")
     opset: int | None = option(None, flag="--opset", type=int, control="spin", parse=_opset,
@@ -161,6 +167,12 @@ class ConvertOptions(InputOptions):
     latency: bool = option(False, flag="--latency", action="store_true",
                            help="measure each TFLite file's CPU latency in LiteRT on 1 and 2 threads (median and p95 "
                                 "after warm-up), in the report")
+
+    def __post_init__(self) -> None:
+        """TF.js is converted from the job's own (verified) SavedModel: asking for tfjs asks for the SavedModel too."""
+        if "tfjs" in self.targets and "savedmodel" not in self.targets:
+            at = self.targets.index("tfjs")
+            self.targets = [*self.targets[:at], "savedmodel", *self.targets[at:]]
 
 
 def _same_as(cls: type, name: str) -> Any:
@@ -182,7 +194,7 @@ class MatrixOptions(InputOptions):
         """The convert job that makes the matrix: the SavedModel and every TFLite variant (and the ONNX on the way),
         each compared with the source and timed."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return ConvertOptions(**values, targets=list(KINDS), variants=list(VARIANTS), latency=True)
+        return ConvertOptions(**values, targets=list(DEFAULT_TARGETS), variants=list(VARIANTS), latency=True)
 
 
 @dataclass

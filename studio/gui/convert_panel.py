@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QProcess, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QScrollArea,
-                               QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
-                               QWidget)
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from studio.errors import StudioError
 from studio.formats import Format, Source
@@ -24,8 +25,8 @@ from studio.jobs.protocol import ConvertRequest
 from studio.options import OPSET_RANGE, ConvertOptions, option_of, to_argv
 from studio.signature import parse_dtype, shape_text
 
-LABELS = {"onnx": "ONNX", "savedmodel": "SavedModel", "tflite": "TFLite", "dynamic_int8": "dynamic-range int8",
-          "int8": "int8 (calibrated)"}
+LABELS = {"onnx": "ONNX", "savedmodel": "SavedModel", "tflite": "TFLite", "tfjs": "TF.js",
+          "dynamic_int8": "dynamic-range int8", "int8": "int8 (calibrated)"}
 DEFAULTS = ConvertOptions()
 TARGETS = tuple((key, LABELS.get(key, key)) for key in option_of(ConvertOptions, "targets").choices)
 VARIANTS = tuple((key, LABELS.get(key, key)) for key in option_of(ConvertOptions, "variants").choices)
@@ -45,6 +46,23 @@ def backend_status() -> dict[str, tuple[bool, str]]:
         return dict(engine_status())
     except Exception as exc:  # the engine's registry is missing or broken: offer only the default
         return {DEFAULT_BACKEND: (True, ""), "onnx-tf": (False, f"backend registry unavailable ({exc})")}
+
+
+def tfjs_problem() -> str | None:
+    """Why TF.js cannot be made here (studio.tfjs.env: stamps and `node --version`, no framework), or None."""
+    try:
+        from studio.tfjs.env import status
+
+        return status().problem
+    except Exception as exc:  # noqa: BLE001 - a broken check must not keep the window from opening
+        return f"the TF.js check failed ({exc})"
+
+
+def setup_command() -> list[str]:
+    """`studio setup tfjs` as this app runs it: the frozen app is its own `studio` command."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "setup", "tfjs"]
+    return [sys.executable, "-m", "studio", "setup", "tfjs"]
 
 
 def parse_dims(text: str) -> list[int | None]:
@@ -273,12 +291,26 @@ class ConvertPanel(QScrollArea):
         layout.addWidget(self.source_label)
 
         targets_box = QGroupBox("&Targets")
-        row = QHBoxLayout(targets_box)
+        targets_layout = QVBoxLayout(targets_box)
+        row = QHBoxLayout()
         self.target_boxes = self._checkboxes(TARGETS, row)
         row.addStretch(1)
+        targets_layout.addLayout(row)
+        self.tfjs_row = QHBoxLayout()
+        self.tfjs_note = QLabel("")
+        self.tfjs_note.setWordWrap(True)
+        self.tfjs_setup = QPushButton("Set up TF.js…")
+        self.tfjs_setup.clicked.connect(self._ask_tfjs_setup)
+        self.tfjs_row.addWidget(self.tfjs_note, 1)
+        self.tfjs_row.addWidget(self.tfjs_setup)
+        targets_layout.addLayout(self.tfjs_row)
+        self._tfjs_process: QProcess | None = None
+        self._tfjs_problem: str | None = None
         layout.addWidget(targets_box)
 
         self.variants_box = QGroupBox("TFLite &variants")
+        self.variants_box.setToolTip("TFLite variants; TF.js makes float32, float16, and uint8 weights for "
+                                     "dynamic-range int8 (it has no int8 model)")
         grid = QVBoxLayout(self.variants_box)
         self.variant_boxes = self._checkboxes(VARIANTS, grid)
         self.calibration = PathField("calibration .npy/.npz or image folder (optional)",
@@ -351,7 +383,82 @@ class ConvertPanel(QScrollArea):
         layout.addStretch(1)
 
         self._fill_backends()
+        self.refresh_tfjs()
         self._refresh()
+
+    # ------------------------------------------------------------ TF.js: available, or "needs set-up"
+    def refresh_tfjs(self) -> None:
+        """Label the TF.js checkbox from the set-up's state; offer the set-up where it is missing."""
+        self._tfjs_problem = tfjs_problem()
+        box = self.target_boxes["tfjs"]
+        running = self._tfjs_process is not None
+        box.setText("TF.js" if self._tfjs_problem is None else "TF.js (needs set-up)")
+        box.setEnabled(self._tfjs_problem is None)
+        box.setToolTip("TF.js graph model, verified in Node" if self._tfjs_problem is None else
+                       f"{self._tfjs_problem[0].upper()}{self._tfjs_problem[1:]}")
+        node_missing = self._tfjs_problem is not None and "Node" in self._tfjs_problem
+        self.tfjs_setup.setVisible(self._tfjs_problem is not None and not node_missing or running)
+        self.tfjs_setup.setEnabled(not running)
+        if not running:
+            self.tfjs_note.setText("" if self._tfjs_problem is None else
+                                   f"TF.js: {self._tfjs_problem}." if node_missing else
+                                   "TF.js needs a one-time set-up of its converter and Node runner.")
+        self.tfjs_note.setVisible(bool(self.tfjs_note.text()))
+
+    def setup_summary(self) -> str:
+        from studio.tfjs import env
+
+        return (f"Set up TF.js conversion? This installs {env.INSTALL_SUMMARY}, into {env.tfjs_home()}.\n\n"
+                f"It runs `{env.SETUP_COMMAND}` in the background (a few minutes); the studio stays usable.")
+
+    def _ask_tfjs_setup(self) -> None:
+        answer = QMessageBox.question(self, "Set up TF.js", self.setup_summary())
+        if answer == QMessageBox.StandardButton.Yes:
+            self.start_tfjs_setup()
+
+    def start_tfjs_setup(self, command: list[str] | None = None) -> None:
+        """Run `studio setup tfjs` as a child process (pip and npm; nothing is imported here), its lines shown."""
+        if self._tfjs_process is not None:
+            return
+        process = QProcess(self)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        process.readyReadStandardOutput.connect(self._tfjs_output)
+        process.finished.connect(self._tfjs_finished)
+        process.errorOccurred.connect(self._tfjs_error)
+        self._tfjs_process = process
+        self._tfjs_last = "starting…"
+        self.tfjs_setup.setText("Setting up TF.js…")
+        self.tfjs_note.setText("Setting up TF.js: starting…")
+        self.refresh_tfjs()
+        command = command or setup_command()
+        process.start(command[0], command[1:])
+
+    def _tfjs_output(self) -> None:
+        text = bytes(self._tfjs_process.readAllStandardOutput()).decode(errors="replace")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines:
+            self._tfjs_last = lines[-1]
+            self.tfjs_note.setText(f"Setting up TF.js: {self._tfjs_last}")
+            self.tfjs_note.setVisible(True)
+
+    def _tfjs_error(self, error) -> None:
+        """The set-up could not even start (no `finished` follows then)."""
+        if error == QProcess.ProcessError.FailedToStart and self._tfjs_process is not None:
+            self._tfjs_last = f"could not start {' '.join(setup_command()[:1])}"
+            self._tfjs_finished(-1)
+
+    def _tfjs_finished(self, code: int, _status=None) -> None:
+        if self._tfjs_process is None:
+            return
+        self._tfjs_output()
+        self._tfjs_process = None
+        self.tfjs_setup.setText("Set up TF.js…")
+        self.refresh_tfjs()
+        if code != 0:
+            self.tfjs_note.setText(f"TF.js set-up failed: {self._tfjs_last}")
+            self.tfjs_note.setVisible(True)
+        self._refresh()
+        self.changed.emit()
 
     # ------------------------------------------------------------ settings
     def load(self, targets: list[str], variants: list[str], output_folder: str) -> None:
@@ -424,6 +531,8 @@ class ConvertPanel(QScrollArea):
             found.append("Choose at least one target.")
         if "tflite" in self.targets() and not self.variants():
             found.append("Choose at least one TFLite variant.")
+        if "tfjs" in self.targets() and self._tfjs_problem:
+            found.append(f"TF.js needs set-up: {self._tfjs_problem}.")
         if not self.output_folder():
             found.append("Choose an output folder.")
         route = self._route_problem()
@@ -466,7 +575,7 @@ class ConvertPanel(QScrollArea):
 
     def _refresh(self) -> None:
         tflite = self.target_boxes["tflite"].isChecked()
-        self.variants_box.setEnabled(tflite)
+        self.variants_box.setEnabled(tflite or self.target_boxes["tfjs"].isChecked())
         self.calibration.setEnabled(tflite and self.variant_boxes["int8"].isChecked())
         problems = self.problems()
         shape_problems = self.shapes.problems()

@@ -19,6 +19,7 @@ RUNTIME_FOR_FORMAT = {
     Format.SAVEDMODEL: "tensorflow", Format.KERAS: "tensorflow", Format.H5: "tensorflow",
     Format.TORCHSCRIPT: "torch", Format.EXPORTED_PROGRAM: "torch",
     Format.PYTHON_FACTORY: "torch", Format.TORCH_PICKLE: "torch",
+    Format.TFJS: "tfjs",
 }
 
 
@@ -28,9 +29,15 @@ def runtime_name(fmt: Format) -> str:
 
 
 def open_runtime(target: str | Path | Source, model: Any = None) -> Runtime:
-    """A Runtime for a path (format detected from content) or a Source; model: an already-loaded framework model."""
+    """A Runtime for a path (format detected from content) or a Source; model: an already-loaded framework model.
+
+    A TF.js graph model (a folder with model.json) runs in Node (studio.runtimes.tfjs)."""
     source = target if isinstance(target, Source) else detect(target)
     name = RUNTIME_FOR_FORMAT.get(source.format)
+    if name == "tfjs":
+        from studio.runtimes.tfjs import TfjsRuntime
+
+        return TfjsRuntime(source.path)
     if name == "onnxruntime":
         from studio.runtimes.onnx_rt import OnnxRuntime
 

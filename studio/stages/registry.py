@@ -17,15 +17,17 @@ from studio.stages.backends import BACKENDS, DEFAULT_BACKEND, backend_status
 from studio.stages.base import Stage
 from studio.stages.onnx_to_tf import OnnxToTf
 from studio.stages.tf_to_onnx import TfToOnnx
+from studio.stages.tfjs import SavedModelToTfjs
 from studio.stages.torch_to_onnx import DEFAULT_OPSET, TorchToOnnx
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     TorchToOnnx(),
     TfToOnnx(),
     OnnxToTf(),
+    SavedModelToTfjs(),
 )}
 
-TARGETS = KINDS                       # what a plan can produce: onnx, savedmodel, tflite
+TARGETS = KINDS                       # what a plan can produce: onnx, savedmodel, tflite, tfjs
 __all__ = ["STAGES", "TARGETS", "VARIANTS", "BACKENDS", "DEFAULT_BACKEND", "DEFAULT_OPSET", "backend_status",
            "plan", "input_for"]
 
