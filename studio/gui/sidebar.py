@@ -26,8 +26,8 @@ def human_size(n: int | None) -> str:
 
 def artifact_label(artifact: dict) -> str:
     kind, variant = artifact.get("kind", "?"), artifact.get("variant", "")
-    label = {"onnx": "ONNX", "savedmodel": "SavedModel", "tflite": "TFLite"}.get(kind, kind)
-    if kind == "tflite" and variant:
+    label = {"onnx": "ONNX", "savedmodel": "SavedModel", "tflite": "TFLite", "tfjs": "TF.js"}.get(kind, kind)
+    if kind in ("tflite", "tfjs") and variant:
         label += " " + variant.replace("dynamic_int8", "dynamic-range int8")
     return label
 

@@ -115,6 +115,14 @@ def test_sidebar_marks_artifacts_with_their_verdict_whenever_it_arrives(qtbot):
     assert onnx.data(0, ROLE_VERDICT) is None
 
 
+def test_artifact_labels_name_the_kind_and_the_variant():
+    from studio.gui.sidebar import artifact_label
+
+    assert artifact_label({"kind": "tfjs", "variant": "uint8"}) == "TF.js uint8"
+    assert artifact_label({"kind": "tflite", "variant": "dynamic_int8"}) == "TFLite dynamic-range int8"
+    assert artifact_label({"kind": "savedmodel", "variant": "float32"}) == "SavedModel"
+
+
 def dark_pixels(image, x0: int, x1: int) -> int:
     """Pixels in columns x0..x1 of the bar's middle rows darker than mid grey (text on a light groove)."""
     return sum(1 for x in range(x0, x1) for y in range(image.height() // 4, 3 * image.height() // 4)
