@@ -17,6 +17,13 @@ TFJS_VARIANTS = {"float32": "float32", "float16": "float16", "dynamic_int8": "ui
 TFJS_TOLERANCES = {"float32": "float32", "float16": "float16", "uint8": "dynamic_int8"}
 
 
+def display_name(path: str | Path) -> str:
+    """An artifact's short name on screen: its file name, or <name>/<version> for a SavedModel laid out for TF
+    Serving (--serving), whose own folder is only a version number."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}" if path.name.isdigit() and path.parent.name else path.name
+
+
 def path_bytes(path: Path) -> int:
     """Size on disk of a file, or of every file under a folder."""
     path = Path(path)

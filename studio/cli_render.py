@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from studio.artifacts import human_bytes
+from studio.artifacts import display_name, human_bytes
 from studio.jobs import events
 
 err = Console(stderr=True, highlight=False)
@@ -66,7 +66,7 @@ def print_comparisons(comparisons: list[dict]) -> None:
 
     results = [ComparisonResult.from_dict(c) for c in comparisons]
     for result in results:
-        result.candidate = Path(result.candidate).name
+        result.candidate = display_name(result.candidate)
     header, *rows = format_table(results)
     table = Table(title="Output diff: source vs each artifact", title_justify="left")
     for col in header:

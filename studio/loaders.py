@@ -236,17 +236,26 @@ def _tf_spec(name: str, shape, dtype) -> TensorSpec:
 
 def tf_signature(source: Source, model: Any) -> Signature:
     if source.format is Format.SAVEDMODEL:
-        fn = model.signatures["serving_default"]
-        ins = fn.structured_input_signature[1]
-        outs = fn.structured_outputs   # TF keeps no useful order here: output_1 may come before output_0
-        from studio.runtimes.base import natural_key
-
-        return Signature(tuple(_tf_spec(k, v.shape, v.dtype) for k, v in sorted(ins.items())),
-                         tuple(_tf_spec(k, outs[k].shape, outs[k].dtype) for k in sorted(outs, key=natural_key)))
+        return _concrete_signature(model.signatures["serving_default"])
     inputs = tuple(_tf_spec(t.name, t.shape, t.dtype) for t in model.inputs)
     names = list(getattr(model, "output_names", None) or [getattr(t, "name", f"output_{i}") for i, t in enumerate(model.outputs)])
     outputs = tuple(_tf_spec(n, t.shape, t.dtype) for n, t in zip(names, model.outputs))
     return Signature(inputs, outputs)
+
+
+def saved_model_signatures(model: Any) -> dict[str, Signature]:
+    """Every signature a loaded SavedModel serves (TF Serving's signature_name), by key: the tensors' names are the
+    keys TF Serving's requests and responses use."""
+    return {key: _concrete_signature(fn) for key, fn in sorted(model.signatures.items())}
+
+
+def _concrete_signature(fn: Any) -> Signature:
+    from studio.runtimes.base import natural_key
+
+    ins = fn.structured_input_signature[1]
+    outs = fn.structured_outputs   # TF keeps no useful order here: output_1 may come before output_0
+    return Signature(tuple(_tf_spec(k, v.shape, v.dtype) for k, v in sorted(ins.items())),
+                     tuple(_tf_spec(k, outs[k].shape, outs[k].dtype) for k in sorted(outs, key=natural_key)))
 
 
 def load_signature(source: Source) -> tuple[Any, Signature]:

@@ -21,8 +21,9 @@ TF_PLUMBING = {"Placeholder", "NoOp", "Identity", "IdentityN", "StatefulPartitio
 TORCHSCRIPT_PLUMBING = {"prim::Constant", "prim::GetAttr", "prim::ListConstruct", "prim::ListUnpack",
                         "prim::TupleConstruct", "prim::TupleUnpack", "prim::NumToTensor", "prim::device", "prim::dtype"}
 
-# What each format's reader returns: signature, op histogram, parameter count, files beside the source to size too.
-Reading = tuple[Signature, Counter, int, list[Path]]
+# What each format's reader returns: signature, op histogram, parameter count, files beside the source to size too;
+# a reader may add a fifth item, more keys for the summary (a SavedModel's "signatures").
+Reading = tuple[Signature, Counter, int, list[Path]] | tuple[Signature, Counter, int, list[Path], dict]
 
 
 def inspect_model(source: Source) -> dict:
@@ -30,7 +31,7 @@ def inspect_model(source: Source) -> dict:
     reader = READERS.get(source.format)
     if reader is None:
         raise StudioError(f"{source.spec}: cannot inspect {source.format.value}")
-    signature, ops, parameters, extra_files = reader(source)
+    signature, ops, parameters, extra_files, *more = reader(source)
     return {
         "source": source.to_dict(),
         "format": source.format.value,
@@ -40,6 +41,7 @@ def inspect_model(source: Source) -> dict:
         "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
         "parameters": int(parameters),
         "bytes": path_bytes(source.path) + sum(path_bytes(p) for p in extra_files),
+        **(more[0] if more else {}),
     }
 
 
@@ -175,7 +177,7 @@ def _leaf_layers(layer) -> list:
 
 
 def _inspect_saved_model(source: Source) -> Reading:
-    from studio.loaders import load_tf, tf_signature
+    from studio.loaders import load_tf, saved_model_signatures, tf_signature
 
     obj = load_tf(source)
     function = obj.signatures["serving_default"]
@@ -189,7 +191,12 @@ def _inspect_saved_model(source: Source) -> Reading:
     sig = tf_signature(source, obj)
     sig = Signature(tuple(sorted(sig.inputs, key=lambda s: natural_key(s.name))),
                     tuple(sorted(sig.outputs, key=lambda s: natural_key(s.name))))
-    return sig, ops, parameters, []
+    # What TF Serving serves: each signature key (signature_name) with the tensor names its requests use.
+    signatures = {key: {side: [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)}
+                               for t in sorted(getattr(found, side), key=lambda t: natural_key(t.name))]
+                        for side in ("inputs", "outputs")}
+                  for key, found in saved_model_signatures(obj).items()}
+    return sig, ops, parameters, [], {"signatures": signatures}
 
 
 # ---------------------------------------------------------------- PyTorch
@@ -285,6 +292,11 @@ def format_summary(info: dict, max_ops: int = 30) -> str:
     for title in ("inputs", "outputs"):
         lines.append(f"{title}:")
         lines += _table([[t["name"], t["dtype"], shape_text(t["shape"] or None, unknown="[unknown]"), t.get("layout", "")] for t in info[title]])
+    for key, served in info.get("signatures", {}).items():   # a SavedModel's: what TF Serving serves
+        lines.append(f"signature {key}:")
+        lines += _table([[side[:-1], t["name"], t["dtype"],
+                          shape_text(t["shape"] or None, unknown="[unknown]")]
+                         for side in ("inputs", "outputs") for t in served[side]])
     lines.append(f"ops: {len(ops)} kinds, {sum(ops.values())} total")
     shown = list(ops.items())[:max_ops]
     lines += _table([[op, str(count)] for op, count in shown])

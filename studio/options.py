@@ -167,11 +167,19 @@ class ConvertOptions(InputOptions):
     latency: bool = option(False, flag="--latency", action="store_true",
                            help="measure each TFLite file's CPU latency in LiteRT on 1 and 2 threads (median and p95 "
                                 "after warm-up), in the report")
+    serving: bool = option(False, flag="--serving", action="store_true",
+                           help="lay the SavedModel out for TF Serving: <out>/<name>/<version>/ (name: the source's "
+                                "file name without its suffix), serve it with --model_base_path=<out>/<name>; its "
+                                "serving_default signature keeps the source's input and output names")
+    serving_version: int = option(1, flag="--serving-version", type=int, metavar="N",
+                                  parse=lambda v, flag: _at_least(v, flag, 1),
+                                  help="the version folder --serving writes the SavedModel into (default 1)")
 
     def __post_init__(self) -> None:
-        """TF.js is converted from the job's own (verified) SavedModel: asking for tfjs asks for the SavedModel too."""
-        if "tfjs" in self.targets and "savedmodel" not in self.targets:
-            at = self.targets.index("tfjs")
+        """TF.js is converted from the job's own (verified) SavedModel: asking for tfjs asks for the SavedModel too;
+        so does --serving, which lays that SavedModel out for TF Serving."""
+        if (self.serving or "tfjs" in self.targets) and "savedmodel" not in self.targets:
+            at = self.targets.index("tfjs") if "tfjs" in self.targets else len(self.targets)
             self.targets = [*self.targets[:at], "savedmodel", *self.targets[at:]]
 
 

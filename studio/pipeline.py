@@ -183,7 +183,7 @@ def run_stages(job: JobSteps, source: Source, signature: Signature, stages: list
             gc.collect()
         for artifact in made:
             if artifact.kind in options.targets:
-                artifacts.append(_stage_into(artifact, final_dir))
+                artifacts.append(_stage_into(artifact, final_dir, _destination(artifact, source, options)))
             if artifact.kind == "onnx":
                 input_path = Path(artifact.path)   # the next stage reads it where it is now
     return artifacts, input_path
@@ -238,13 +238,24 @@ def _resolved_signature(source: Source, reference, options: InputOptions) -> Sig
     return Signature(tuple(replace(t, layout=source_layout(t, framework)) for t in inputs), seen.outputs)
 
 
-def _stage_into(artifact: Artifact, final_dir: Path) -> Artifact:
-    """Move a finished artifact out of its stage's work folder into the job's output (still staged)."""
+def _destination(artifact: Artifact, source: Source, options: ConvertOptions) -> Path:
+    """Where an artifact goes in the output folder, relative to it: under its own name, except a SavedModel laid out
+    for TF Serving (--serving), which is <name>/<version>/ (TF Serving's --model_base_path=<out>/<name>)."""
+    if artifact.kind == "savedmodel" and options.serving:
+        return Path(source.stem) / str(options.serving_version)
+    return Path(Path(artifact.path).name)
+
+
+def _stage_into(artifact: Artifact, final_dir: Path, destination: Path) -> Artifact:
+    """Move a finished artifact out of its stage's work folder into the job's output (still staged), at
+    final_dir / destination (_destination decides it)."""
     src = Path(artifact.path)
-    dst = final_dir / src.name
+    dst = final_dir / destination
+    dst.parent.mkdir(parents=True, exist_ok=True)
     # An ONNX file over 2 GB keeps its weights beside it (model.onnx.data): they travel together.
     companions = [p for p in (src.with_name(src.name + ".data"), src.with_suffix(".data")) if p.is_file()]
-    for path in [src, *companions]:
+    _replace(src, dst)
+    for path in companions:
         _replace(path, final_dir / path.name)
     for key, extra in list(artifact.extras.items()):   # e.g. the TFLite's tensor correspondence report
         if Path(extra).exists():

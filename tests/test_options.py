@@ -15,7 +15,8 @@ from studio.options import (CompareOptions, ConvertOptions, ExplainOptions, add_
 NOT_DEFAULT = {"input_shapes": {"x": [2, 3, 8, 8], "ids": [1, 16]}, "input_dtypes": {"ids": "int64"},
                "seed": 7, "input_range": [0.0, 255.0], "atol": 0.001, "rtol": 0.25,
                "targets": ["onnx", "tflite"], "variants": ["float16", "int8"], "opset": 17,
-               "backend": "onnx2tf-tf-converter", "keep_layout": True, "explain": True, "latency": True, "variant": "dynamic_int8",
+               "backend": "onnx2tf-tf-converter", "keep_layout": True, "explain": True, "latency": True, "serving": True,
+               "serving_version": 3, "variant": "dynamic_int8",
                "top": 3}
 
 
@@ -53,6 +54,7 @@ def test_every_field_has_a_flag_or_rides_on_one():
     (["--input-range", "1,0"], "LOW must be below HIGH"),
     (["--calibration", "/no/such/data.npz"], "--calibration /no/such/data.npz: no such file or folder"),
     (["--input-shape", "x=1,3:int65"], "int65"),
+    (["--serving-version", "0"], "--serving-version 0: give 1 or more"),
 ])
 def test_bad_values_name_their_flag(argv, message):
     with pytest.raises(StudioError, match=None) as err:

@@ -23,8 +23,8 @@ def test_gui_state_to_command_line_to_request_round_trips_every_option(qtbot, tm
                             input_range=[0.0, 1.0], atol=0.01, rtol=0.1, targets=["onnx", "tflite"],
                             variants=["float16", "int8"], calibration=str(calibration), opset=17,
                             backend="onnx2tf", keep_layout=True, explain=True)
-    not_in_the_panel = {"input_range", "atol", "rtol", "latency"}   # CLI-only today: the panel leaves them at
-                                                                    # their defaults
+    not_in_the_panel = {"input_range", "atol", "rtol", "latency",   # CLI-only today: the panel leaves them at
+                        "serving", "serving_version"}               # their defaults
     for f in fields(ConvertOptions):
         assert f.name in not_in_the_panel or option_of(ConvertOptions, f.name).control or \
             f.name in ("inputs_path", "seed"), f"{f.name}: no control in the window and not listed as CLI-only"

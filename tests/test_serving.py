@@ -1,0 +1,95 @@
+"""`convert --serving`: the SavedModel laid out for TF Serving (<out>/<name>/<version>/) with a serving_default
+signature that keeps the source's input and output names. Real conversions, nothing mocked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.resources import sample_model_path
+from studio_cli import run_studio
+from test_tfjs import needs_tfjs, tfjs_ready  # noqa: F401 - tfjs_ready: the skipif evaluates it
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> dict[str, Path]:
+    import torch
+
+    from models import keras_two_in_two_out, torch_cnn
+
+    root = tmp_path_factory.mktemp("serving-sources")
+    keras_two_in_two_out().save(root / "two.keras")   # inputs image, meta; outputs logits, value
+    cnn, image = torch_cnn()                          # forward(self, image); the exporter names its output output_0
+    torch.export.save(torch.export.export(cnn, (image,)), root / "cnn.pt2")
+    return {"keras": root / "two.keras", "torch": root / "cnn.pt2"}
+
+
+def convert(source: Path, out: Path, *args: str) -> dict:
+    done = run_studio("convert", source, "--out", out, "--to", "savedmodel", "--serving", *args, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "report.json").read_text())
+
+
+def serving_default(path: Path) -> tuple[set[str], set[str]]:
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(path)).signatures["serving_default"]
+    return set(fn.structured_input_signature[1]), set(fn.structured_outputs)
+
+
+def check_layout(report: dict, out: Path, name: str, version: int, inputs: set[str], outputs: set[str]) -> None:
+    folder = out / name / str(version)
+    assert (folder / "saved_model.pb").is_file() and (folder / "variables").is_dir()
+    assert not (out / f"{name}_savedmodel").exists() and sorted(p.name for p in (out / name).iterdir()) == [str(version)]
+    [artifact] = [a for a in report["artifacts"] if a["kind"] == "savedmodel"]
+    assert artifact["path"] == str(folder) and artifact["bytes"] > 0
+    [compared] = [c for c in report["comparisons"] if c["kind"] == "savedmodel"]
+    assert compared["passed"] and compared["candidate"] == str(folder), compared
+    assert serving_default(folder) == (inputs, outputs)
+    info = json.loads(run_studio("inspect", folder, "--json").stdout)
+    served = info["signatures"]["serving_default"]
+    assert {t["name"] for t in served["inputs"]} == inputs and {t["name"] for t in served["outputs"]} == outputs
+    assert all(t["dtype"] == "float32" and t["shape"][0] == 1 for t in served["inputs"] + served["outputs"])
+    text = run_studio("inspect", folder).stdout
+    assert "signature serving_default:" in text
+    for tensor in sorted(inputs):
+        assert any(line.split()[:2] == ["input", tensor] for line in text.splitlines()), text
+    for tensor in sorted(outputs):
+        assert any(line.split()[:2] == ["output", tensor] for line in text.splitlines()), text
+
+
+def test_keras_two_inputs_two_outputs_keep_their_names(sources, tmp_path):
+    out = tmp_path / "out"
+    report = convert(sources["keras"], out)
+    check_layout(report, out, "two", 1, {"image", "meta"}, {"logits", "value"})
+
+
+def test_torch_cnn_with_a_version_through_the_tf_converter_backend(sources, tmp_path):
+    out = tmp_path / "out"
+    report = convert(sources["torch"], out, "--serving-version", "3", "--backend", "onnx2tf-tf-converter")
+    assert report["artifacts"][0]["backend"] == "onnx2tf-tf-converter"
+    check_layout(report, out, "cnn", 3, {"image"}, {"output_0"})
+
+
+@needs_tfjs
+def test_tfjs_is_converted_from_the_serving_folder(tmp_path):
+    out = tmp_path / "out"
+    done = run_studio("convert", sample_model_path(), "--out", out, "--to", "tfjs", "--serving", "--quantize",
+                      "float32", timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert (out / "tiny_cnn" / "1" / "saved_model.pb").is_file() and (out / "tiny_cnn_tfjs_float32" / "model.json").is_file()
+    assert {c["kind"]: c["passed"] for c in report["comparisons"]} == {"savedmodel": True, "tfjs": True}
+    assert "tiny_cnn/1" in done.stdout   # the table names the version folder with its model's name
+
+
+@pytest.mark.parametrize("version", ["0", "-2"])
+def test_a_bad_version_is_one_line_and_exit_2(sources, tmp_path, version):
+    done = run_studio("convert", sources["torch"], "--out", tmp_path / "out", "--serving", f"--serving-version={version}")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"studio: error: --serving-version {version}: give 1 or more"]
+    assert not (tmp_path / "out").exists()
