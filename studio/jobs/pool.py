@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from studio.jobs.events import Event, Failed, Finished, Log, event_from_json
 from studio.jobs.launch import worker_command, worker_env
 from studio.jobs.protocol import request_to_json
-from studio.jobs.runner import _ANSI, job_ending, kill_tree, remove_staging, spawn_worker, with_staging
+from studio.jobs.runner import _ANSI, EndsWithFinished, job_ending, kill_tree, remove_staging, spawn_worker, with_staging
 from studio.jobs.worker import SERVE_FLAG
 
 GB = 1e9
@@ -178,7 +178,7 @@ class WorkerPool:
             threading.Thread(target=worker.close, daemon=True).start()
 
 
-class PooledJob:
+class PooledJob(EndsWithFinished):
     """One job run by a warm worker of the pool; the same use as JobRunner."""
 
     def __init__(self, pool: WorkerPool, request: Any):
@@ -202,7 +202,7 @@ class PooledJob:
         worker = self.pool.acquire(give_up=lambda: self.cancelled)
         if worker is None:
             remove_staging(self.request)
-            yield from self._end(job_ending(job_id, None, True, None))
+            yield from self._ending(job_ending(job_id, None, True, None))
             return
         sink: queue.Queue = queue.Queue()
         with self._lock:
@@ -230,19 +230,7 @@ class PooledJob:
             returncode = _wait(worker)
         self.pool.release(worker, healthy=finished is not None and not failed)
         remove_staging(self.request)
-        yield from self._end(job_ending(job_id, finished, self.cancelled, returncode))
-
-    def _end(self, events: list[Event]) -> Iterator[Event]:
-        for event in events:
-            if isinstance(event, Finished):
-                self.exit_code = int(event.exit_code)
-            yield event
-
-    def run(self, on_event: Callable[[Event], None] | None = None) -> int:
-        for event in self.events():
-            if on_event:
-                on_event(event)
-        return self.exit_code if self.exit_code is not None else 3
+        yield from self._ending(job_ending(job_id, finished, self.cancelled, returncode))
 
     def cancel(self) -> None:
         """Kill the worker running this job (a fresh one takes its place), or drop the job if it is waiting."""

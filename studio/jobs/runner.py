@@ -73,7 +73,26 @@ def remove_staging(request: Any) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-class JobRunner:
+class EndsWithFinished:
+    """What JobRunner and the pool's PooledJob share: the exit code read off the FINISHED that ends events(),
+    and run() over them."""
+
+    exit_code: int | None = None
+
+    def _ending(self, events: list[Event]) -> Iterator[Event]:
+        for event in events:
+            if isinstance(event, Finished):
+                self.exit_code = int(event.exit_code)
+            yield event
+
+    def run(self, on_event: Callable[[Event], None] | None = None) -> int:
+        for event in self.events():
+            if on_event:
+                on_event(event)
+        return self.exit_code if self.exit_code is not None else 3
+
+
+class JobRunner(EndsWithFinished):
     """One job, one worker process. Iterate events(); call cancel() from any thread."""
 
     def __init__(self, request: Any, command: list[str] | None = None, env: dict[str, str] | None = None):
@@ -144,16 +163,7 @@ class JobRunner:
             yield item
         returncode = self._proc.wait()
         self._cleanup()
-        for event in job_ending(self.request.job_id, finished, self.cancelled, returncode):
-            if isinstance(event, Finished):
-                self.exit_code = int(event.exit_code)
-            yield event
-
-    def run(self, on_event: Callable[[Event], None] | None = None) -> int:
-        for event in self.events():
-            if on_event:
-                on_event(event)
-        return self.exit_code if self.exit_code is not None else 3
+        yield from self._ending(job_ending(self.request.job_id, finished, self.cancelled, returncode))
 
     def cancel(self) -> None:
         """Kill the worker and everything it started; the staging folder is removed once it is gone."""
