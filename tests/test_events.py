@@ -74,10 +74,11 @@ def test_a_failed_comparison_a_failure_and_a_cancel_read_differently():
     assert failed.status_text() == "failed: onnx->tf: Unsupported op CastLike"
 
     cancelled = JobRecord()
-    for event in (JobStarted(kind="convert"), Failed(error="cancelled", cancelled=True, exit_code=130),
-                  Finished(exit_code=130)):
+    for event in (JobStarted(kind="convert"), Failed(error="cancelled", cancelled=True, exit_code=130)):
         cancelled.apply(event)
-    assert cancelled.state == CANCELLED and cancelled.exit_code == 130
+    assert not cancelled.finished      # final only once Finished is folded: the window reacts to Finished alone
+    cancelled.apply(Finished(exit_code=130))
+    assert cancelled.state == CANCELLED and cancelled.finished and cancelled.exit_code == 130
 
 
 def test_a_job_asked_to_cancel_ends_cancelled_whatever_its_failure_says():

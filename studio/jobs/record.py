@@ -123,8 +123,7 @@ class JobRecord:
         self.exit_code = event.exit_code
         self.crashed = event.crashed
         if event.cancelled or self.cancel_requested:
-            self.cancelled = True
-            self.state = CANCELLED
+            self.cancelled = True     # the state turns final at Finished: `finished` means Finished has been folded
 
     @apply.register
     def _(self, event: Finished) -> None:
@@ -132,7 +131,9 @@ class JobRecord:
         self.ended_at = time.monotonic()
         if self.started is not None:
             self.seconds = round(event.time - self.started, 3)
-        if self.state != CANCELLED:
+        if self.cancelled:
+            self.state = CANCELLED
+        else:
             self.state = FAILED if self.error is not None else DONE
         if self.state == DONE:
             self.fraction = 1.0
