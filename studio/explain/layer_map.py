@@ -451,19 +451,26 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
                 reasons[value.name] = "no tensor correspondence report, and no TFLite tensor of that name"
     else:
         by_sanitized = {onnx2tf_name(v.name): v for v in graph.values}
+        folds: list[tuple[list[str], str]] = []        # (values folded into one op, its TFLite tensor)
         for record in records:
-            value = graph.by_node_output.get((record.get("onnx_op_name"), record.get("onnx_output_index")))
-            value = value or graph.by_name.get(record.get("onnx_output_name", "")) \
+            own = graph.by_node_output.get((record.get("onnx_op_name"), record.get("onnx_output_index")))
+            named = graph.by_name.get(record.get("onnx_output_name", "")) \
                 or by_sanitized.get(record.get("onnx_output_name", ""))
+            value = named or own
             if value is None:
                 continue
             name = record.get("resolved_tflite_tensor_name")
+            folded = own is not None and own is not value
             if record.get("exists_in_final_model") and name in tensors and fits(value.shape, tensors[name].shape):
                 resolved[value.name] = (name, "report")
+                if folded:
+                    folds.append((_data_path(graph, own, value), name))
                 continue
-            guess = _guess_tensor(value, tensors)
+            guess = _guess_tensor(value, tensors, own.node if folded else value.node)
             if guess is not None:
                 resolved[value.name] = (guess, "name")
+                if folded:
+                    folds.append((_data_path(graph, own, value), guess))
             elif _dropped_reshape(value, tensors.get(name), record):
                 resolved[value.name] = (name, "reshape")
             elif record.get("status") == "missing" or not record.get("exists_in_final_model"):
@@ -473,6 +480,9 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
                 shape = list(tensors[name].shape) if name in tensors else "?"
                 reasons[value.name] = (f"it resolves to TFLite tensor {name} {shape}, which does not fit its shape "
                                        f"{list(value.shape or [])} (a reshape the converter dropped)")
+        for path, tensor in folds:     # onnx2tf folded the ops after a node into it (a BatchNorm into a conv)
+            for member in path:
+                resolved.setdefault(member, (tensor, "report"))
         for value in graph.values:
             if value.name not in resolved and value.name not in reasons:
                 reasons[value.name] = "the correspondence report has no record of it"
@@ -505,6 +515,19 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
     return side
 
 
+def _data_path(graph: OnnxGraph, start: OnnxValue, end: OnnxValue, limit: int = 8) -> list[str]:
+    """The values from start to end when each op between has one data input (the others are constants): the
+    chain onnx2tf folded into start's op when its record names end as that op's output. [] when there is none."""
+    path, current = [end.name], end
+    while current is not start and len(path) <= limit:
+        data = [graph.by_name[i] for i in current.inputs if i in graph.by_name]
+        if len(data) != 1:
+            return []
+        current = data[0]
+        path.append(current.name)
+    return path[::-1] if current is start else []
+
+
 def _input_layout_changes(graph: OnnxGraph) -> dict[str, str]:
     """ONNX values that only move a graph input's data (Transpose, Reshape... of an input): value -> input."""
     found: dict[str, str] = {}
@@ -528,11 +551,12 @@ def _dropped_reshape(value: OnnxValue, tensor: TfliteTensor | None, record: dict
     return int(np.prod(value.shape)) == int(np.prod(tensor.shape))
 
 
-def _guess_tensor(value: OnnxValue, tensors: dict[str, TfliteTensor]) -> str | None:
-    """The tensor onnx2tf's direct writer names after an ONNX node or value, when its report lost track."""
+def _guess_tensor(value: OnnxValue, tensors: dict[str, TfliteTensor], node: str) -> str | None:
+    """The tensor onnx2tf's direct writer names after the ONNX node that makes value (its own, or the one its
+    record says value was folded into) or after value, when its report lost track."""
     from studio.stages.backends import onnx2tf_name
 
-    for name in (f"{value.node}_output_nhwc", f"{onnx2tf_name(value.node)}_output_nhwc", value.name,
+    for name in (f"{node}_output_nhwc", f"{onnx2tf_name(node)}_output_nhwc", value.name,
                  onnx2tf_name(value.name)):
         tensor = tensors.get(name)
         if tensor is not None and tensor.op is not None and fits(value.shape, tensor.shape):

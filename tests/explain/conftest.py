@@ -140,8 +140,9 @@ def attention(explain_root) -> Converted:
 
 
 def keras_residual_block():
-    """ResNet's bottleneck in small: Conv+BN+ReLU twice, a Conv+BN shortcut, an Add. tf2onnx folds each BN into
-    its Conv under a name of no layer (`Conv__12`); the BN statistics are set so the outputs are not tiny."""
+    """ResNet's bottleneck in small: Conv+BN+ReLU twice, a Conv+BN shortcut, an Add, and a depthwise conv + BN
+    between. tf2onnx folds each Conv's BN into it under a name of no layer (`Conv__12`); the BN
+    statistics are set so the outputs are not tiny."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -149,6 +150,8 @@ def keras_residual_block():
     x = keras.layers.Conv2D(8, 3, padding="same", name="b_1_conv")(inputs)
     x = keras.layers.BatchNormalization(name="b_1_bn")(x)
     x = keras.layers.ReLU(name="b_1_relu")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="b_dw")(x)   # EfficientNet's: tf2onnx keeps the BN
+    x = keras.layers.BatchNormalization(name="b_dw_bn")(x)                # apart, onnx2tf folds it into the conv
     x = keras.layers.Conv2D(16, 1, name="b_2_conv")(x)
     x = keras.layers.BatchNormalization(name="b_2_bn")(x)
     shortcut = keras.layers.Conv2D(16, 1, name="b_0_conv")(inputs)

@@ -264,9 +264,7 @@ def test_report_names_backend(zoo):
 # (scripts/bench_explain.py --zoo) are listed with their figures and not run: each is a known gap.
 MIN_PAIRED = 0.95
 PAIRING_GAPS = {
-    ("mobilenet_v2", "keras"): "source 98.6%, TFLite 75.5%",
     ("mobilenet_v2", "savedmodel"): "a SavedModel gives its outputs only (0.7%)",
-    ("efficientnet_b0", "keras"): "source 99.4%, TFLite 89.9%, and a divergent row at block1a_dwconv",
     ("gpt2", "pt2"): "source 93.8%",
     ("shufflenet", "pt2"): "source 90.6%, TFLite 92.2%",
     ("bert", "torchscript"): "source 92.1%, TFLite 74.0%",
