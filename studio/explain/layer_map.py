@@ -218,12 +218,14 @@ class FxNode:
     name: str                 # the node's name in the exported (decomposed) program: the exporter's ONNX names
     shape: Shape | None
     original: str             # its name in the user's ExportedProgram (before the exporter's decompositions)
+    item: tuple[int, str] | None = None   # getitem(split(x), k): (k, x's name)
 
 
 def pair_fx(graph: OnnxGraph, nodes: Sequence[FxNode], outputs: Sequence[str]) -> SideMap:
     """FX nodes <-> ONNX values by the exporter's names; graph outputs by position; decompositions covered."""
     side = SideMap()
     by_name = {n.name: n for n in nodes}
+    items = {n.item: n for n in nodes if n.item is not None}
     used: set[str] = set()
     for position, name in enumerate(graph.outputs):
         value = graph.by_name.get(name)
@@ -234,7 +236,7 @@ def pair_fx(graph: OnnxGraph, nodes: Sequence[FxNode], outputs: Sequence[str]) -
     for value in graph.values:
         if value.name in side.partners:
             continue
-        fx = by_name.get(value.name)
+        fx = by_name.get(value.name) or _split_item(graph, value, items, side)
         if fx is not None and fx.name not in used and fits(value.shape, fx.shape):
             side.partners[value.name] = Partner(fx.name, fx.original, fx.shape)
             used.add(fx.name)
@@ -253,6 +255,18 @@ def pair_fx(graph: OnnxGraph, nodes: Sequence[FxNode], outputs: Sequence[str]) -
         side.notes.append("the ONNX carries no FX node metadata (not made by the dynamo exporter): only values "
                           "named like FX nodes and the graph outputs pair with the source")
     return side
+
+
+def _split_item(graph: OnnxGraph, value: OnnxValue, items: dict[tuple[int, str], FxNode],
+                side: SideMap) -> FxNode | None:
+    """The getitem node for output k of a multi-output op (Split) whose data input pairs with the split's input:
+    the exporter's optimizer rewrites such a Split under new names (split_split_0) and without FX metadata."""
+    several = value.output_index > 0 or (value.node, 1) in graph.by_node_output
+    if not value.inputs or not several:
+        return None
+    data = value.inputs[0]
+    partner = side.partners.get(data)
+    return items.get((value.output_index, partner.key if partner is not None else data))
 
 
 # ---------------------------------------------------------------- Keras <-> ONNX
@@ -452,6 +466,7 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
     else:
         by_sanitized = {onnx2tf_name(v.name): v for v in graph.values}
         folds: list[tuple[list[str], str]] = []        # (values folded into one op, its TFLite tensor)
+        reshuffled: list[tuple[OnnxValue, str]] = []   # layout values resolved to a tensor that does not fit
         for record in records:
             own = graph.by_node_output.get((record.get("onnx_op_name"), record.get("onnx_output_index")))
             named = graph.by_name.get(record.get("onnx_output_name", "")) \
@@ -480,9 +495,16 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
                 shape = list(tensors[name].shape) if name in tensors else "?"
                 reasons[value.name] = (f"it resolves to TFLite tensor {name} {shape}, which does not fit its shape "
                                        f"{list(value.shape or [])} (a reshape the converter dropped)")
+                if value.op in LAYOUT_OPS and name in tensors:
+                    reshuffled.append((value, name))
         for path, tensor in folds:     # onnx2tf folded the ops after a node into it (a BatchNorm into a conv)
             for member in path:
                 resolved.setdefault(member, (tensor, "report"))
+        for value, _ in reshuffled:   # reshape/transpose/reshape (a channel shuffle) that onnx2tf made one op:
+            end = _layout_end(graph, value, resolved)   # compared at the chain's end, which holds its data
+            if end is not None:
+                resolved[value.name] = resolved[end]
+                reasons.pop(value.name)
         for value in graph.values:
             if value.name not in resolved and value.name not in reasons:
                 reasons[value.name] = "the correspondence report has no record of it"
@@ -526,6 +548,20 @@ def _data_path(graph: OnnxGraph, start: OnnxValue, end: OnnxValue, limit: int = 
         current = data[0]
         path.append(current.name)
     return path[::-1] if current is start else []
+
+
+def _layout_end(graph: OnnxGraph, value: OnnxValue, resolved: dict[str, tuple[str, str]],
+                limit: int = 4) -> str | None:
+    """The first resolved value down a chain of layout ops (each the only reader of the one before) from value."""
+    current = value
+    for _ in range(limit):
+        readers = [v for v in graph.values if current.name in v.inputs]
+        if len(readers) != 1 or readers[0].op not in LAYOUT_OPS or readers[0].inputs[0] != current.name:
+            return None
+        current = readers[0]
+        if current.name in resolved and resolved[current.name][1] == "report":
+            return current.name
+    return None
 
 
 def _input_layout_changes(graph: OnnxGraph) -> dict[str, str]:

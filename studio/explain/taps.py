@@ -78,7 +78,7 @@ class TorchTaps:
         self.program = _as_exporter_sees_it(program, self.notes)
         self.module = self.program.module()
         graph = self.module.graph
-        self.nodes = [FxNode(n.name, _shape(n.meta.get("val")), _original_name(n)) for n in graph.nodes
+        self.nodes = [FxNode(n.name, _shape(n.meta.get("val")), _original_name(n), _item_of(n)) for n in graph.nodes
                       if n.op in ("call_function", "call_method", "call_module") and _is_tensor(n.meta.get("val"))]
         output = next(n for n in graph.nodes if n.op == "output")
         self.outputs = [getattr(a, "name", "") for a in _flat(output.args[0])]
@@ -164,6 +164,17 @@ def _original_name(node: Any) -> str:
         parents = getattr(source, "from_node", None)
         source = parents[-1] if parents else None
     return name
+
+
+def _item_of(node: Any) -> tuple[int, str] | None:
+    """For `getitem(split(x, ...), k)`: (k, x's node name), what the ONNX Split of x's value holds at output k."""
+    import operator
+
+    if node.target is not operator.getitem or len(node.args) != 2 or not isinstance(node.args[1], int):
+        return None
+    source = node.args[0]
+    data = source.args[0] if getattr(source, "args", None) else None
+    return (node.args[1], data.name) if hasattr(data, "name") else None
 
 
 def _is_tensor(value: Any) -> bool:

@@ -139,6 +139,41 @@ def attention(explain_root) -> Converted:
     return convert(path, explain_root / "attention", ["float32"])
 
 
+def torch_shuffle_unit():
+    """ShuffleNetV2's unit on a [1, 3, 16, 16] image: chunk the channels in two, convolve one half, concatenate,
+    and shuffle the channels (reshape, transpose, reshape)."""
+    import torch
+    from torch import nn
+
+    class ShuffleUnit(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.branch = nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, groups=4))
+            self.head = nn.Linear(8, 10)
+
+        def forward(self, image):
+            x = torch.relu(self.stem(image))
+            keep, work = x.chunk(2, dim=1)
+            x = torch.cat([keep, self.branch(work)], dim=1)
+            b, c, h, w = x.shape
+            x = x.reshape(b, 2, c // 2, h, w).transpose(1, 2).reshape(b, c, h, w)
+            return self.head(x.mean((2, 3)))
+
+    torch.manual_seed(0)
+    return ShuffleUnit().eval(), torch.rand(1, 3, 16, 16)
+
+
+@pytest.fixture(scope="session")
+def shuffle(explain_root) -> Converted:
+    import torch
+
+    model, image = torch_shuffle_unit()
+    path = explain_root / "shuffle.pt2"
+    torch.export.save(torch.export.export(model, (image,)), path)
+    return convert(path, explain_root / "shuffle", ["float32"])
+
+
 def keras_residual_block():
     """ResNet's bottleneck in small: Conv+BN+ReLU twice, a Conv+BN shortcut, an Add, and a depthwise conv + BN
     between. tf2onnx folds each Conv's BN into it under a name of no layer (`Conv__12`); the BN

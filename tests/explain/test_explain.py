@@ -345,6 +345,20 @@ def test_a_batchnorm_onnx2tf_folds_into_the_depthwise_conv_is_compared_after_the
     assert "DEPTHWISE_CONV_2D" in fused[depthwise[0]]
 
 
+def test_a_split_and_a_channel_shuffle_pair_on_both_sides(shuffle):
+    """chunk() exports as one Split whose outputs the exporter's optimizer renames (split_split_0) without FX
+    metadata: each pairs with its getitem node through the split's input. onnx2tf makes the shuffle's
+    transpose + reshape one GATHER and resolves the transpose to a tensor of another shape: it is compared with
+    the reshape after it, not listed as unpaired."""
+    report = shuffle.explain(shuffle.tflite()).to_dict()
+    assert_clean(report)
+    assert report["paired"] == {"reference": 1.0, "candidate": 1.0}, report["paired"]
+    assert [r["reference_node"] for r in report["rows"] if r["op"] == "Split"] == ["chunk", "chunk"]
+    reshapes = {r["name"] for r in report["rows"] if r["op"].endswith("Reshape")}
+    [transpose] = [u["reason"] for u in report["unpaired"] if u["name"] == "transpose"]
+    assert transpose.split("fused into ")[1].split(" ")[0] in reshapes, (transpose, reshapes)
+
+
 def onnx_node_inputs(onnx_path: Path, op: str) -> list[str]:
     import onnx
 

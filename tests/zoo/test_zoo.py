@@ -265,8 +265,6 @@ def test_report_names_backend(zoo):
 MIN_PAIRED = 0.95
 PAIRING_GAPS = {
     ("mobilenet_v2", "savedmodel"): "a SavedModel gives its outputs only (0.7%)",
-    ("gpt2", "pt2"): "source 93.8%",
-    ("shufflenet", "pt2"): "source 90.6%, TFLite 92.2%",
     ("bert", "torchscript"): "source 92.1%, TFLite 74.0%",
     ("gpt2", "torchscript"): "source 84.7%, TFLite 64.0%",
     ("swin", "torchscript"): "source 0.5%: TS2EP's program carries no names the exporter keeps",
