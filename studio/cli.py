@@ -132,15 +132,10 @@ def _error(message: str) -> None:
 def cmd_convert(args) -> int:
     from studio.batch import expand_sources, is_folder_of_models
     from studio.pipeline import check_out_dir
-    from studio.stages.registry import backend_status, plan
+    from studio.stages.registry import plan, require_backend
 
     options = from_args(args, ConvertOptions)
-    status = backend_status()
-    if options.backend not in status:
-        raise StudioError(f"--backend {options.backend!r}: choose from {', '.join(status)}")
-    ok, reason = status[options.backend]
-    if not ok:
-        raise StudioError(f"--backend {options.backend} is unavailable: {reason}")
+    require_backend(options.backend)
     if args.address and args.executor != "ray":
         raise StudioError("--address goes with --executor ray")
     if args.executor == "ray":

@@ -189,14 +189,11 @@ def matrix_convert_request(source, out_dir: str | Path, options: MatrixOptions, 
     """The convert job that makes the matrix (MatrixOptions.convert_options: the SavedModel and every TFLite variant,
     each timed), checked before any work: the backend is available and the route exists. `studio matrix` and the
     window's Variant Matrix both build their request here."""
-    from studio.errors import StudioError
     from studio.jobs.protocol import ConvertRequest
-    from studio.stages.registry import backend_status, plan
+    from studio.stages.registry import plan, require_backend
 
     convert = options.convert_options()
-    ok, reason = backend_status().get(convert.backend, (False, "unknown backend"))
-    if not ok:
-        raise StudioError(f"--backend {convert.backend} is unavailable: {reason}")
+    require_backend(convert.backend)
     plan(source.format, tuple(convert.targets))   # an impossible route is a usage error, before any work
     return ConvertRequest(source=source.to_dict(), out_dir=str(Path(out_dir).resolve()), options=convert,
                           force=force)

@@ -458,3 +458,13 @@ def backend_status() -> dict[str, tuple[bool, str]]:
     auto = (bool(usable), " then ".join(usable) + ", per artifact, falling back when a file fails its check"
             if usable else status[AUTO_CHAIN[0]][1])
     return {AUTO: auto, **status}
+
+
+def require_backend(name: str) -> None:
+    """A usage error, before any work, when `--backend name` is unknown or cannot run here."""
+    status = backend_status()
+    if name not in status:
+        raise StudioError(f"--backend {name!r}: choose from {', '.join(status)}")
+    ok, reason = status[name]
+    if not ok:
+        raise StudioError(f"--backend {name} is unavailable: {reason}")

@@ -13,7 +13,7 @@ from typing import Iterable
 from studio.artifacts import KINDS, VARIANTS, Artifact
 from studio.errors import StudioError
 from studio.formats import Format, Source
-from studio.stages.backends import BACKENDS, DEFAULT_BACKEND, backend_status
+from studio.stages.backends import BACKENDS, DEFAULT_BACKEND, backend_status, require_backend
 from studio.stages.base import Stage
 from studio.stages.onnx_to_tf import OnnxToTf
 from studio.stages.tf_to_onnx import TfToOnnx
@@ -29,7 +29,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
 
 TARGETS = KINDS                       # what a plan can produce: onnx, savedmodel, tflite, tfjs
 __all__ = ["STAGES", "TARGETS", "VARIANTS", "BACKENDS", "DEFAULT_BACKEND", "DEFAULT_OPSET", "backend_status",
-           "plan", "input_for"]
+           "require_backend", "plan", "input_for"]
 
 
 def plan(source_format: Format | str, targets: Iterable[str]) -> list[Stage]:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog
 from studio.errors import one_line
 from studio.formats import Format
 from studio.gui import layers_data
+from studio.gui.controllers.tab_wiring import button_runs_action, follow_selection
 from studio.gui.job_worker import QueuedJob
 from studio.gui.sidebar import ROLE_ARTIFACT, ROLE_KEY, artifact_label
 from studio.jobs.events import LayersExplained, StageFinished, StageStarted
@@ -45,10 +46,7 @@ class ExplainController:
         view = window.layers_view
         view.row_selected.connect(self.select_in_graphs)
         view.artifact_chosen.connect(self.choose_artifact)
-        window.sidebar.source_selected.connect(lambda _key: self.refresh())
-        window.sidebar.artifact_selected.connect(lambda _key, _artifact: self.refresh())
-        window.sidebar.model().rowsRemoved.connect(lambda *_: self.refresh())   # a source closed
-        window.jobs.job_event.connect(self.on_event)
+        follow_selection(window, self.refresh, self.on_event)
         # on_finished is called by JobsController.on_finished once the workspace has folded the job
 
     def bind_actions(self) -> None:
@@ -56,10 +54,7 @@ class ExplainController:
         w = self.window
         for button, action in ((w.layers_view.explain_button, w.explain_action),
                                (w.layers_view.export_button, w.export_layers_action)):
-            button.clicked.connect(action.trigger)
-            button.setToolTip(button.toolTip() or action.statusTip())
-            action.changed.connect(lambda b=button, a=action: b.setEnabled(a.isEnabled()))
-            button.setEnabled(action.isEnabled())
+            button_runs_action(button, action)
         w.jobs_panel.job_activated.connect(self.on_activated)
 
     # ------------------------------------------------------------ what is shown

@@ -10,6 +10,7 @@ matrix job as its rows arrive, else its latest finished one (SourceState.matrix)
 from __future__ import annotations
 
 from studio.errors import StudioError, one_line
+from studio.gui.controllers.tab_wiring import button_runs_action, follow_selection
 from studio.gui.job_worker import QueuedJob
 from studio.gui.matrix_view import EMPTY_TEXT
 from studio.jobs.events import ArtifactWritten, Compared, LatencyMeasured
@@ -23,19 +24,12 @@ LIVE_EVENTS = (ArtifactWritten, Compared, LatencyMeasured)   # what adds to a ro
 class MatrixController:
     def __init__(self, window):
         self.window = window
-        window.sidebar.source_selected.connect(lambda _key: self.refresh())
-        window.sidebar.artifact_selected.connect(lambda _key, _artifact: self.refresh())
-        window.sidebar.model().rowsRemoved.connect(lambda *_: self.refresh())    # a source closed
-        window.jobs.job_event.connect(self.on_event)
+        follow_selection(window, self.refresh, self.on_event)
         # on_finished: connected by the window after JobsController.on_finished (which folds the job first)
 
     def bind_actions(self) -> None:
         w = self.window
-        button, action = w.matrix_view.run_button, w.matrix_action
-        button.clicked.connect(action.trigger)
-        button.setToolTip(action.statusTip())
-        action.changed.connect(lambda: button.setEnabled(action.isEnabled()))
-        button.setEnabled(action.isEnabled())
+        button_runs_action(w.matrix_view.run_button, w.matrix_action)
         w.jobs_panel.job_activated.connect(self.on_activated)
         self.refresh()
 
