@@ -58,7 +58,7 @@ def explain_artifact(source: Source, artifact: Path, *, onnx_path: Path, feeds: 
     tolerance = tolerance_for(variant, atol, rtol)
     feeds = check_inputs(feeds, signature.inputs)
     progress(0.02, "reading the source's ONNX")
-    graph = OnnxGraph.load(onnx_path)
+    graph = OnnxGraph.load(onnx_path, {name: tuple(np.shape(array)) for name, array in feeds.items()})
     if not graph.values:
         raise StudioError(f"{onnx_path}: the ONNX computes nothing from its inputs: nothing to explain")
     kind = detect(artifact).format

@@ -36,6 +36,9 @@ FX_NODE_KEY = "pkg.torch.onnx.fx_node"
 _FX_NAME = re.compile(r"^%([^\s:]+)")
 # ONNX ops that only move or relabel data: a fused chain that ends in one still holds its producer's numbers.
 LAYOUT_OPS = frozenset({"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity"})
+# ONNX ops whose output does not depend on the inputs' values (with static shapes, a constant every converter folds):
+# what is computed from them alone (position ids from arange(seq_len)) is not data of the inputs either.
+SHAPE_OPS = frozenset({"Constant", "Shape", "Size"})
 
 
 # ---------------------------------------------------------------- the hub
@@ -59,12 +62,14 @@ class OnnxValue:
 class OnnxGraph:
     """The ONNX hub's structure: its values in graph order, their shapes, producers and graph edges."""
 
-    def __init__(self, path: Path, model) -> None:
+    def __init__(self, path: Path, model, input_shapes: dict[str, Shape] | None = None) -> None:
+        """input_shapes: the shapes fed (a TorchScript export's inputs are dynamic, and its values' shapes only
+        become known with them)."""
         self.path = path
         graph = model.graph
         self.inputs = [i.name for i in graph.input if i.name not in {t.name for t in graph.initializer}]
         self.outputs = [o.name for o in graph.output]
-        shapes = _shapes(model)
+        shapes = _shapes(model, input_shapes or {})
         self.edges: dict[str, tuple[str, ...]] = {}     # every node output -> its producer's inputs
         self.order: list[str] = []                      # every node output, in graph order
         live = set(self.inputs)                         # values computed from a graph input
@@ -79,7 +84,7 @@ class OnnxGraph:
                     continue
                 self.edges[name] = ins
                 self.order.append(name)
-                if not fed or node.op_type == "Constant" or shapes.get(name, ()) is False:
+                if not fed or node.op_type in SHAPE_OPS or shapes.get(name, ()) is False:
                     continue
                 live.add(name)
                 shape = shapes.get(name)
@@ -90,7 +95,7 @@ class OnnxGraph:
         self.by_node_output = {(v.node, v.output_index): v for v in self.values}
 
     @classmethod
-    def load(cls, path: str | Path) -> "OnnxGraph":
+    def load(cls, path: str | Path, input_shapes: dict[str, Shape] | None = None) -> "OnnxGraph":
         import onnx
 
         path = Path(path)
@@ -98,7 +103,7 @@ class OnnxGraph:
             model = onnx.load(str(path), load_external_data=False)
         except Exception as exc:
             raise StudioError(f"{path}: not an ONNX model the studio can read: {one_line(exc, 200)}") from exc
-        return cls(path, model)
+        return cls(path, model, input_shapes)
 
     def shape_of(self, name: str) -> Shape | None:
         value = self.by_name.get(name)
@@ -113,13 +118,24 @@ class OnnxGraph:
         return known
 
 
-def _shapes(model) -> dict[str, Shape | bool]:
+def _shapes(model, input_shapes: dict[str, Shape]) -> dict[str, Shape | bool]:
     """Value name -> static shape (values with unknown dims are left out); False for values that are not
-    tensors (sequences, maps)."""
+    tensors (sequences, maps). The graph inputs are pinned to input_shapes first, and the shapes computed with
+    Shape ops (a Reshape to [b, 2, c // 2, h, w]) are propagated."""
     import onnx
 
+    pinned = False
+    for info in model.graph.input:
+        shape, dims = input_shapes.get(info.name), info.type.tensor_type.shape.dim
+        if shape is not None and info.type.HasField("tensor_type") and len(dims) == len(shape) \
+                and any(not dim.HasField("dim_value") for dim in dims):
+            for dim, size in zip(dims, shape):
+                dim.dim_value = int(size)
+            pinned = True
+    if pinned:   # the exporter's symbolic value shapes would be kept as they are
+        del model.graph.value_info[:]
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception:
         inferred = model
     shapes: dict[str, Shape | bool] = {}

@@ -53,7 +53,7 @@ def _shape(value: Any) -> Shape | None:
         return None
     try:
         shape = tuple(int(d) for d in dims)
-    except (TypeError, ValueError):
+    except Exception:   # noqa: BLE001 - also torch's GuardOnDataDependentSymNode: a data-dependent size has no value
         return None
     return shape
 

@@ -88,7 +88,8 @@ class Converted:
         return self.artifacts[f"tflite {variant}"]
 
 
-def convert(path: Path, out: Path, variants: list[str]) -> Converted:
+def convert(path: Path, out: Path, variants: list[str], **inputs: Any) -> Converted:
+    """inputs: InputOptions fields (input_shapes and input_dtypes for a TorchScript source)."""
     from studio.formats import detect
     from studio.inputs import make_inputs
     from studio.jobs.handlers import run_request
@@ -101,11 +102,12 @@ def convert(path: Path, out: Path, variants: list[str]) -> Converted:
     source = detect(path)
     record = JobRecord()
     code = run_request(ConvertRequest(source=source.to_dict(), out_dir=str(out),
-                                      options=ConvertOptions(targets=["onnx", "tflite"], variants=variants)),
+                                      options=ConvertOptions(targets=["onnx", "tflite"], variants=variants,
+                                                             **inputs)),
                        record.apply)
     assert code == 0, record.error
     runtime = open_runtime(source)
-    signature = _resolved_signature(source, runtime, InputOptions())
+    signature = _resolved_signature(source, runtime, InputOptions(**inputs))
     converted = Converted(source, signature, make_inputs(signature.inputs, seed=0), out, record.report(),
                           runtime.model)
     for artifact in record.artifacts:
@@ -172,6 +174,34 @@ def shuffle(explain_root) -> Converted:
     path = explain_root / "shuffle.pt2"
     torch.export.save(torch.export.export(model, (image,)), path)
     return convert(path, explain_root / "shuffle", ["float32"])
+
+
+def torchscript_tokens(tokens: int = 8):
+    """A traced TorchScript embedding model whose position ids come from the ids' length (`arange(ids.size(1))`):
+    TorchScript keeps that as Shape ops, which a static-shape converter folds into a constant."""
+    import torch
+    from torch import nn
+
+    class Tokens(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words, self.positions = nn.Embedding(50, 16), nn.Embedding(tokens, 16)
+            self.norm, self.head = nn.LayerNorm(16), nn.Linear(16, 5)
+
+        def forward(self, input_ids):
+            positions = torch.arange(input_ids.size(1)).unsqueeze(0)
+            return self.head(torch.relu(self.norm(self.words(input_ids) + self.positions(positions))))
+
+    torch.manual_seed(0)
+    return torch.jit.trace(Tokens().eval(), torch.randint(0, 50, (1, tokens)))
+
+
+@pytest.fixture(scope="session")
+def ts_tokens(explain_root) -> Converted:
+    path = explain_root / "tokens_ts.pt"
+    torchscript_tokens().save(str(path))
+    return convert(path, explain_root / "tokens_ts", ["float32"], input_shapes={"input_ids": [1, 8]},
+                   input_dtypes={"input_ids": "int64"})
 
 
 def keras_residual_block():

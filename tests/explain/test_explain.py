@@ -359,6 +359,20 @@ def test_a_split_and_a_channel_shuffle_pair_on_both_sides(shuffle):
     assert transpose.split("fused into ")[1].split(" ")[0] in reshapes, (transpose, reshapes)
 
 
+def test_values_computed_from_input_shapes_alone_are_not_layers(ts_tokens):
+    """TorchScript's `arange(ids.size(1))` exports as Shape -> ... -> Range: no data of the inputs, and a constant in
+    the TFLite. Those values are neither rows nor unpaired (they were 'no record' on the TFLite side, and held
+    TorchScript BERT at 74% paired)."""
+    import onnx
+
+    report = ts_tokens.explain(ts_tokens.tflite()).to_dict()
+    assert_clean(report)
+    assert report["paired"] == {"reference": 1.0, "candidate": 1.0}, report["paired"]
+    ranges = {o for n in onnx.load(str(ts_tokens.onnx)).graph.node if n.op_type == "Range" for o in n.output}
+    listed = {r["name"] for r in report["rows"]} | {u["name"] for u in report["unpaired"] if u["side"] == "onnx"}
+    assert ranges and not ranges & listed, ranges & listed
+
+
 def onnx_node_inputs(onnx_path: Path, op: str) -> list[str]:
     import onnx
 
