@@ -8,8 +8,11 @@ XLA-compiled functions (Keras 3's grouped convolutions), goes through keras_trac
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from typing import Any
+import traceback
+from typing import Any, Iterator
 
 from studio.artifacts import Artifact
 from studio.errors import StageError, one_line
@@ -19,6 +22,7 @@ from studio.stages.capture import captured_output, cause_from_log
 from studio.stages.layouts import source_layout
 from studio.stages.onnx_files import onnx_bytes, save_model, unknown_operators
 
+CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"   # tf2onnx's switch for guarding each optimizer pass with a copy of the graph
 MAX_OPSET = 18  # the newest opset tf2onnx 1.17 emits reliably, and the one the torch stage uses
 DEFAULT_OPSET = 18
 
@@ -47,7 +51,15 @@ class TfToOnnx:
         t0 = time.perf_counter()
         try:
             with captured_output(log_path):
-                proto, route, fallback = self._convert(model, specs, opset, ctx)
+                try:
+                    with _unguarded_optimizers():
+                        proto, route, fallback = self._convert(model, specs, opset, ctx)
+                except Exception as exc:
+                    if not _failed_in_optimizer(exc):
+                        raise
+                    ctx.log(f"a tf2onnx optimizer failed ({one_line(exc, 150)}); converting again with each "
+                            "optimizer guarded")
+                    proto, route, fallback = self._convert(model, specs, opset, ctx)
         except StageError:
             raise
         except Exception as exc:
@@ -87,9 +99,32 @@ class TfToOnnx:
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=opset)
             return proto, "from_keras", None
         except Exception as exc:
+            if _failed_in_optimizer(exc):
+                raise
             fallback = one_line(exc, 200)
         proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
         return proto, "from_function", fallback
+
+
+@contextlib.contextmanager
+def _unguarded_optimizers() -> Iterator[None]:
+    """tf2onnx deep-copies the whole graph, weights included, before each of its ~24 optimizer passes so that a
+    failing pass can be skipped (ResNet50: 3.7 s of 20 s). Without the copies (its TF2ONNX_CATCH_ERRORS=false), a
+    failing pass raises instead, and the stage converts again with the copies."""
+    old = os.environ.get(CATCH_ERRORS)
+    os.environ[CATCH_ERRORS] = "FALSE"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(CATCH_ERRORS, None)
+        else:
+            os.environ[CATCH_ERRORS] = old
+
+
+def _failed_in_optimizer(exc: BaseException) -> bool:
+    return any(f"tf2onnx{os.sep}optimizer{os.sep}" in frame.filename
+               for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def _serving_function(saved: Any, specs: list) -> Any:

@@ -98,3 +98,33 @@ def test_when_from_keras_fails_the_model_is_traced_as_a_function(sources, work_r
     by_name = dict(zip(output_names, outputs))
     for spec, ref in zip(model.signature.outputs, model.reference(feeds)):
         assert np.abs(by_name[spec.name] - ref).max() <= ATOL
+
+
+def test_a_failing_tf2onnx_optimizer_pass_is_retried_with_each_pass_guarded(sources, work_root, monkeypatch):
+    """The stage runs tf2onnx's optimizer passes without its per-pass copy of the graph; a pass that fails (one
+    injected here) makes it convert again with the copies, where tf2onnx skips that pass."""
+    import os
+    from collections import OrderedDict
+
+    from tf2onnx import optimizer
+    from tf2onnx.optimizer.optimizer_base import GraphOptimizerBase
+
+    calls = []
+
+    class Failing(GraphOptimizerBase):
+        def _optimize(self, graph):
+            calls.append(os.environ.get("TF2ONNX_CATCH_ERRORS"))
+            raise RuntimeError("injected pass failure")
+
+    monkeypatch.setattr(optimizer, "_optimizers", OrderedDict([*optimizer._optimizers.items(), ("failing", Failing)]))
+    monkeypatch.delenv("TF2ONNX_CATCH_ERRORS", raising=False)
+    model = sources["keras_two"]
+    run = run_stage("tf->onnx", model, work_root / "optimizer-retry")
+    assert calls[0] == "FALSE" and None in calls, calls          # unguarded first, then guarded
+    assert any("a tf2onnx optimizer failed (RuntimeError: injected pass failure)" in line for line in run.logs)
+    assert "TF2ONNX_CATCH_ERRORS" not in os.environ
+    feeds = model.feeds()
+    _, output_names, outputs = run_onnx(run.one("onnx").path, feeds)
+    by_name = dict(zip(output_names, outputs))
+    for spec, ref in zip(model.signature.outputs, model.reference(feeds)):
+        assert np.abs(by_name[spec.name] - ref).max() <= ATOL
