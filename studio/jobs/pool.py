@@ -183,7 +183,7 @@ class PooledJob(EndsWithFinished):
 
     def __init__(self, pool: WorkerPool, request: Any):
         self.pool = pool
-        self.request = request   # its staging folder is made once a worker takes it (see events)
+        self.request = with_staging(request)
         self.exit_code: int | None = None
         self.cancelled = False
         self._worker: WarmWorker | None = None
@@ -201,6 +201,7 @@ class PooledJob(EndsWithFinished):
         job_id = self.request.job_id
         worker = self.pool.acquire(give_up=lambda: self.cancelled)
         if worker is None:
+            remove_staging(self.request)
             yield from self._ending(job_ending(job_id, None, True, None))
             return
         sink: queue.Queue = queue.Queue()
@@ -210,9 +211,6 @@ class PooledJob(EndsWithFinished):
         if cancelled:
             worker.kill()
         else:
-            # Made only now, and handed over at once: a waiting job owns no folder, so a parent killed while
-            # jobs wait leaves none behind; from here on the worker removes it if the parent dies.
-            self.request = with_staging(self.request)
             worker.send(self.request, sink)
         finished, failed = None, False
         while not cancelled:

@@ -11,15 +11,14 @@ died) during a job, the worker removes that job's staging folder and exits.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
+import shutil
 import sys
 import threading
 
 from studio.jobs.events import Event, Finished
 from studio.jobs.protocol import request_from_json
-from studio.jobs.runner import remove_staging
 from studio.jobs.worker_reset import job_scope
 
 SERVE_FLAG = "--serve"
@@ -69,27 +68,19 @@ def _run_one(request, emit) -> int:
 
 
 def _read_requests(lines: queue.Queue) -> None:
-    """Requests line by line; stdin closing means the parent is gone: abandon the job that is running, and
-    remove the folders of the ones sent but not started (nobody else knows of them)."""
+    """Requests line by line; stdin closing means the parent is gone: abandon the job that is running."""
     for line in sys.stdin:
         lines.put(line)
-    waiting = []
-    while not lines.empty():
-        line = lines.get_nowait()
-        if line and line.strip():
-            waiting.append(line)
     lines.put(None)
-    for line in waiting:
-        with contextlib.suppress(Exception):
-            remove_staging(request_from_json(line))
-    if _current[0] is not None or waiting:
+    if _current[0] is not None:
         _abandon()
 
 
 def _abandon() -> None:
     """The parent is gone (or we broke): nobody else will remove our half-written output."""
-    if _current[0] is not None:
-        remove_staging(_current[0])
+    staging = getattr(_current[0], "staging_dir", None)
+    if staging:
+        shutil.rmtree(staging, ignore_errors=True)
     os._exit(130)
 
 
