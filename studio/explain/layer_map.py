@@ -482,7 +482,7 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
     else:
         by_sanitized = {onnx2tf_name(v.name): v for v in graph.values}
         folds: list[tuple[list[str], str]] = []        # (values folded into one op, its TFLite tensor)
-        reshuffled: list[tuple[OnnxValue, str]] = []   # layout values resolved to a tensor that does not fit
+        reshuffled: list[OnnxValue] = []   # layout values resolved to a tensor that does not fit
         for record in records:
             own = graph.by_node_output.get((record.get("onnx_op_name"), record.get("onnx_output_index")))
             named = graph.by_name.get(record.get("onnx_output_name", "")) \
@@ -512,11 +512,11 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
                 reasons[value.name] = (f"it resolves to TFLite tensor {name} {shape}, which does not fit its shape "
                                        f"{list(value.shape or [])} (a reshape the converter dropped)")
                 if value.op in LAYOUT_OPS and name in tensors:
-                    reshuffled.append((value, name))
+                    reshuffled.append(value)
         for path, tensor in folds:     # onnx2tf folded the ops after a node into it (a BatchNorm into a conv)
             for member in path:
                 resolved.setdefault(member, (tensor, "report"))
-        for value, _ in reshuffled:   # reshape/transpose/reshape (a channel shuffle) that onnx2tf made one op:
+        for value in reshuffled:   # reshape/transpose/reshape (a channel shuffle) that onnx2tf made one op:
             end = _layout_end(graph, value, resolved)   # compared at the chain's end, which holds its data
             if end is not None:
                 resolved[value.name] = resolved[end]

@@ -8,11 +8,11 @@ XLA-compiled functions (Keras 3's grouped convolutions), goes through keras_trac
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import traceback
-from typing import Any, Iterator
+from typing import Any, ContextManager
+from unittest import mock
 
 from studio.artifacts import Artifact
 from studio.errors import StageError, one_line
@@ -106,20 +106,11 @@ class TfToOnnx:
         return proto, "from_function", fallback
 
 
-@contextlib.contextmanager
-def _unguarded_optimizers() -> Iterator[None]:
+def _unguarded_optimizers() -> ContextManager:
     """tf2onnx deep-copies the whole graph, weights included, before each of its ~24 optimizer passes so that a
     failing pass can be skipped (ResNet50: 3.7 s of 20 s). Without the copies (its TF2ONNX_CATCH_ERRORS=false), a
     failing pass raises instead, and the stage converts again with the copies."""
-    old = os.environ.get(CATCH_ERRORS)
-    os.environ[CATCH_ERRORS] = "FALSE"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(CATCH_ERRORS, None)
-        else:
-            os.environ[CATCH_ERRORS] = old
+    return mock.patch.dict(os.environ, {CATCH_ERRORS: "FALSE"})
 
 
 def _failed_in_optimizer(exc: BaseException) -> bool:
