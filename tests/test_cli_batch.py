@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from settle import once_empty
 from studio_cli import run_studio
 
 
@@ -103,4 +104,4 @@ def test_killing_the_batch_cli_leaves_no_worker_and_no_half_written_folder(model
     cli.wait()
     gone, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive
-    assert staging() == [] and not any((out / name).exists() for name in ("block", "cnn-pt2", "cnn-keras"))
+    assert once_empty(staging) == [] and not any((out / name).exists() for name in ("block", "cnn-pt2", "cnn-keras"))

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -27,10 +28,13 @@ _DONE = object()
 
 
 def staging_dir_for(out_dir: str | Path) -> Path:
-    """A hidden temp folder beside the output, on the same filesystem so the final move is a rename."""
+    """A hidden temp folder's name beside the output, on the same filesystem so the final move is a rename.
+
+    Only the name: the worker makes the folder when it starts the job, so a job that never reached a worker
+    (its parent killed while it waited) leaves nothing behind."""
     out = Path(out_dir).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.studio-tmp-", dir=out.parent))
+    return out.parent / f".{out.name}.studio-tmp-{uuid.uuid4().hex[:12]}"
 
 
 def describe_exit(returncode: int) -> str:
@@ -47,11 +51,13 @@ def describe_exit(returncode: int) -> str:
 
 
 def with_staging(request: Any) -> Any:
-    """The request with its staging folder: beside the output for a conversion, else a scratch temp folder."""
+    """The request with its staging folder's name (made by the worker): beside the output for a conversion, else
+    a scratch folder in the temp folder."""
     if getattr(request, "kind", None) == "convert" and not request.staging_dir:
         return replace(request, staging_dir=str(staging_dir_for(request.out_dir)))
     if hasattr(request, "staging_dir") and not request.staging_dir:
-        return replace(request, staging_dir=tempfile.mkdtemp(prefix=f"studio-{request.kind}-"))
+        scratch = Path(tempfile.gettempdir()) / f"studio-{request.kind}-{uuid.uuid4().hex[:12]}"
+        return replace(request, staging_dir=str(scratch))
     return request
 
 
