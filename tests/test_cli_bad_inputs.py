@@ -52,6 +52,8 @@ def _cases(tmp: Path, models: dict[str, Path]) -> list[tuple[str, list[str]]]:
         ("a missing --inputs file", [models["onnx"], "--inputs", tmp / "missing.npz"]),
         ("a TFLite file as a conversion source", [_write(tmp / "fake.tflite", b"\x1c\0\0\0TFL3" + RANDOM[:500])]),
         ("a negative --atol", [models["onnx"], "--atol", "-1"]),
+        ("an --out inside a file", [models["onnx"], "--out", _write(tmp / "a_file", b"x") / "out"]),
+        ("an --out where nothing can be written", [models["onnx"], "--out", "/proc/studio-out"]),
     ]
     for ext in (".onnx", ".tflite", ".pt", ".pt2", ".keras", ".h5", ".pb", ".bin"):
         cases.append((f"random bytes as {ext}", [_write(tmp / f"random{ext}", RANDOM)]))

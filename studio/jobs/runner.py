@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from studio.errors import StudioError
 from studio.jobs.launch import worker_command, worker_env
 from studio.jobs.events import Event, Failed, Finished, Log, event_from_json
 from studio.jobs.protocol import request_to_json
@@ -33,7 +34,10 @@ def staging_dir_for(out_dir: str | Path) -> Path:
     Only the name: the worker makes the folder when it starts the job, so a job that never reached a worker
     (its parent killed while it waited) leaves nothing behind."""
     out = Path(out_dir).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudioError(f"{out.parent}: cannot make the output's folder ({exc.strerror})") from exc
     return out.parent / f".{out.name}.studio-tmp-{uuid.uuid4().hex[:12]}"
 
 

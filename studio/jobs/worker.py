@@ -77,7 +77,8 @@ def _run_one(request, emit) -> int:
             os.makedirs(staging, exist_ok=True)
     except OSError as exc:   # the output's folder is not writable: a user error, said in one line
         code = 2
-        emit(Failed(job_id=request.job_id, exit_code=code, error=one_line(StudioError(f"{staging}: {exc.strerror}"))))
+        emit(Failed(job_id=request.job_id, exit_code=code, error=one_line(StudioError(
+            f"{os.path.dirname(staging)}: cannot write the output there ({exc.strerror})"))))
         emit(Finished(job_id=request.job_id, exit_code=code))
         _current[0] = None
         return code
