@@ -18,6 +18,7 @@ from studio.gui.plots import verdict_icon
 ROLE_KEY = Qt.ItemDataRole.UserRole          # source key on every item
 ROLE_ARTIFACT = Qt.ItemDataRole.UserRole + 1  # artifact dict on artifact items
 ROLE_VERDICT = Qt.ItemDataRole.UserRole + 2   # True (PASS) / False (FAIL) on compared artifact items
+ROLE_RUN = Qt.ItemDataRole.UserRole + 3       # the output folder's name of the conversion that made the artifact
 
 
 def human_size(n: int | None) -> str:
@@ -90,7 +91,9 @@ class Sidebar(QTreeWidget):
         base = item.toolTip(0).split("\n\n")[0]
         item.setToolTip(0, f"{base}\n\n{problem}" if problem else base)
 
-    def add_artifacts(self, key: str, artifacts: list[dict]) -> None:
+    def add_artifacts(self, key: str, artifacts: list[dict], run: str = "") -> None:
+        """`run`: the output folder's name of the conversion that made them. Once a source has artifacts of more
+        than one run (a second conversion, a variant matrix), each label says its run."""
         parent = self._sources.get(key)
         if parent is None:
             return
@@ -98,10 +101,16 @@ class Sidebar(QTreeWidget):
         for artifact in artifacts:
             if artifact.get("path") in existing:
                 continue
-            child = QTreeWidgetItem(parent, [artifact_label(artifact), human_size(artifact.get("bytes"))])
+            child = QTreeWidgetItem(parent, ["", human_size(artifact.get("bytes"))])
             child.setData(0, ROLE_KEY, key)
             child.setData(0, ROLE_ARTIFACT, dict(artifact))
-            self._show_verdict(child)       # icon and tooltip
+            child.setData(0, ROLE_RUN, run)
+        runs = {parent.child(i).data(0, ROLE_RUN) for i in range(parent.childCount())}
+        for i in range(parent.childCount()):
+            child = parent.child(i)
+            label = artifact_label(child.data(0, ROLE_ARTIFACT))
+            child.setText(0, f"{label} ({child.data(0, ROLE_RUN)})" if len(runs) > 1 else label)
+            self._show_verdict(child)       # icon, tooltip and accessible text
         parent.setExpanded(True)
 
     def set_verdict(self, key: str, path: str, comparison: dict | None) -> None:
@@ -124,7 +133,7 @@ class Sidebar(QTreeWidget):
         artifact = item.data(0, ROLE_ARTIFACT) or {}
         path = str(artifact.get("path", ""))
         verdict = self._verdicts.get(path)
-        label = artifact_label(artifact)
+        label = item.text(0)
         if verdict is None:
             item.setData(0, ROLE_VERDICT, None)
             item.setIcon(0, self.style().standardIcon(

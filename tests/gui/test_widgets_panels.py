@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 
 from studio.gui.jobs_panel import JobProgressBar, readable_on
@@ -113,6 +114,19 @@ def test_sidebar_marks_artifacts_with_their_verdict_whenever_it_arrives(qtbot):
     assert bar.verdict_of("/o/model.onnx") is True
     bar.set_verdict("m", "/o/model.onnx", None)                      # being compared again
     assert onnx.data(0, ROLE_VERDICT) is None
+
+
+def test_artifacts_of_a_second_run_are_labelled_with_their_run(qtbot):
+    bar = Sidebar()
+    qtbot.addWidget(bar)
+    bar.add_source("m", "model.pt2", "/m/model.pt2")
+    bar.add_artifacts("m", [{"kind": "onnx", "variant": "float32", "path": "/o/model/model.onnx"}], run="model")
+    source = bar.topLevelItem(0)
+    assert source.child(0).text(0) == "ONNX"
+    bar.add_artifacts("m", [{"kind": "onnx", "variant": "float32", "path": "/o/model-matrix/model.onnx"}],
+                      run="model-matrix")
+    assert [source.child(i).text(0) for i in range(2)] == ["ONNX (model)", "ONNX (model-matrix)"]
+    assert source.child(1).data(0, Qt.ItemDataRole.AccessibleTextRole) == "ONNX (model-matrix)"
 
 
 def test_artifact_labels_name_the_kind_and_the_variant():

@@ -8,6 +8,7 @@ and of the error dialog's "last output": it says nothing to the user and would c
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
@@ -80,9 +81,9 @@ class JobsController:
             if w.selection.shows(state):
                 w.selection.sync_convert_panel(state)
         if state is not None and job.kind == "convert" and job.state == DONE:
-            w.sidebar.add_artifacts(state.key, job.artifacts)
-            w.statusBar().showMessage(f"{job.title}: {job.status_text()} — {(job.outcome or {}).get('out_dir', '')}",
-                                      10000)
+            out_dir = (job.outcome or {}).get("out_dir", "")
+            w.sidebar.add_artifacts(state.key, job.artifacts, run=Path(out_dir).name if out_dir else "")
+            w.statusBar().showMessage(f"{job.title}: {job.status_text()} — {out_dir}", 10000)
         if job.kind == "versions" and job.state != DONE:
             w.help.versions_failed(job.error or "cancelled")
         if job.state == CANCELLED:
