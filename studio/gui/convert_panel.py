@@ -292,10 +292,14 @@ class ConvertPanel(QScrollArea):
 
         targets_box = QGroupBox("&Targets")
         targets_layout = QVBoxLayout(targets_box)
-        row = QHBoxLayout()
-        self.target_boxes = self._checkboxes(TARGETS, row)
-        row.addStretch(1)
-        targets_layout.addLayout(row)
+        self.target_boxes = self._checkboxes(TARGETS)
+        boxes = list(self.target_boxes.values())
+        for start in range(0, len(boxes), 3):   # three a row: the dock's narrowest width shows them all
+            row = QHBoxLayout()
+            for box in boxes[start:start + 3]:
+                row.addWidget(box)
+            row.addStretch(1)
+            targets_layout.addLayout(row)
         self.tfjs_row = QHBoxLayout()
         self.tfjs_note = QLabel("")
         self.tfjs_note.setWordWrap(True)
@@ -312,7 +316,9 @@ class ConvertPanel(QScrollArea):
         self.variants_box.setToolTip("TFLite variants; TF.js makes float32, float16, and uint8 weights for "
                                      "dynamic-range int8 (it has no int8 model)")
         grid = QVBoxLayout(self.variants_box)
-        self.variant_boxes = self._checkboxes(VARIANTS, grid)
+        self.variant_boxes = self._checkboxes(VARIANTS)
+        for box in self.variant_boxes.values():
+            grid.addWidget(box)
         self.calibration = PathField("calibration .npy/.npz or image folder (optional)",
                                      [("File…", self._pick_calibration_file), ("Folder…", self._pick_calibration_dir)])
         self.calibration.changed.connect(self._on_changed)
@@ -560,13 +566,12 @@ class ConvertPanel(QScrollArea):
     def is_ready(self) -> bool:
         return not self.problems()
 
-    def _checkboxes(self, items, layout) -> dict[str, QCheckBox]:
-        """One checkbox per (key, label), added to layout; any toggle refreshes the panel."""
+    def _checkboxes(self, items) -> dict[str, QCheckBox]:
+        """One checkbox per (key, label); any toggle refreshes the panel."""
         boxes = {}
         for key, label in items:
             boxes[key] = box = QCheckBox(label)
             box.toggled.connect(self._on_changed)
-            layout.addWidget(box)
         return boxes
 
     def _on_changed(self, *_) -> None:

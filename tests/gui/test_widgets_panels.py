@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 
 from studio.gui.jobs_panel import JobProgressBar, readable_on
@@ -127,6 +127,22 @@ def test_artifacts_of_a_second_run_are_labelled_with_their_run(qtbot):
                       run="model-matrix")
     assert [source.child(i).text(0) for i in range(2)] == ["ONNX (model)", "ONNX (model-matrix)"]
     assert source.child(1).data(0, Qt.ItemDataRole.AccessibleTextRole) == "ONNX (model-matrix)"
+
+
+def test_convert_panel_shows_every_control_at_the_docks_narrowest(qtbot, tmp_path, monkeypatch):
+    from studio.gui.convert_panel import ConvertPanel
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))   # TF.js not set up: its longest label, its set-up button
+    panel = ConvertPanel()
+    qtbot.addWidget(panel)
+    panel.resize(panel.minimumWidth(), 1000)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert "needs set-up" in panel.target_boxes["tfjs"].text() and panel.tfjs_setup.isVisible()
+    viewport = panel.viewport().width()
+    assert panel.widget().minimumSizeHint().width() <= viewport
+    for widget in (*panel.target_boxes.values(), panel.tfjs_setup, panel.convert_button):
+        assert widget.mapTo(panel.viewport(), QPoint(widget.width(), 0)).x() <= viewport, widget.text()
 
 
 def test_artifact_labels_name_the_kind_and_the_variant():
