@@ -15,7 +15,7 @@ import pytest
 from studio.formats import detect
 from studio.jobs.events import Failed, Finished, StageStarted
 from studio.jobs.pool import WorkerPool
-from studio.jobs.protocol import ConvertRequest, VersionsRequest
+from studio.jobs.protocol import ConvertRequest, InspectRequest, VersionsRequest
 from studio.jobs.record import JobRecord
 from studio.jobs.runner import CANCELLED_EXIT
 from studio.options import ConvertOptions
@@ -38,6 +38,8 @@ def build_model():
     os.chdir("/")
     sys.path.append("/studio-leak")
     os.environ["STUDIO_LEAK"] = "1"
+    sys.stdout = open(os.devnull, "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)   # below Python: the libraries' output of later jobs would vanish
     return Net()
 '''
 
@@ -47,7 +49,9 @@ from torch import nn
 
 def build_model():
     leaks = [what for what, leaked in (("cwd", os.getcwd() == "/"), ("sys.path", "/studio-leak" in sys.path),
-             ("environment", "STUDIO_LEAK" in os.environ), ("module", "leaky_helper" in sys.modules)) if leaked]
+             ("environment", "STUDIO_LEAK" in os.environ), ("module", "leaky_helper" in sys.modules),
+             ("sys.stdout", getattr(sys.stdout, "name", "") == os.devnull),
+             ("stderr's descriptor", os.path.samestat(os.fstat(2), os.stat(os.devnull)))) if leaked]
     if leaks:
         raise RuntimeError("left over from the previous job: " + ", ".join(leaks))
     return nn.Sequential(nn.Linear(4, 2))
@@ -99,6 +103,18 @@ def test_a_worker_above_its_memory_limit_is_replaced():
         for _ in range(2):
             assert run(pool, VersionsRequest())[0].exit_code == 0
     assert pool.started == 2
+
+
+def test_a_worker_is_replaced_after_a_job_that_failed(tmp_path, models):
+    gone = tmp_path / "gone.onnx"
+    gone.write_bytes(models["onnx"].read_bytes())
+    source = detect(gone).to_dict()
+    gone.unlink()   # deleted after it was opened: its inspection fails
+    with WorkerPool(size=1) as pool:
+        failed, _, first = run(pool, InspectRequest(source=source))
+        ok, _, second = run(pool, VersionsRequest())
+    assert failed.exit_code == 2 and ok.exit_code == 0
+    assert first != second and pool.started == 2
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 A warm worker keeps torch and TensorFlow imported between jobs (that is its point); everything else a
 job can touch is restored: the working folder, sys.path, the user's modules, environment variables (a
-scratch job's TMPDIR), sys.stdout/sys.stderr, tempfile's folder; and the caches that grow per model
+scratch job's TMPDIR), sys.stdout/sys.stderr and the file descriptors under them, tempfile's folder; and the caches that grow per model
 (torch.compile's, Keras' graph names) are cleared.
 """
 
@@ -28,6 +28,7 @@ _LIBRARY_ROOTS = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_pr
 def job_scope(request: Any) -> Iterator[None]:
     cwd, path, modules = os.getcwd(), list(sys.path), set(sys.modules)
     environ, streams, tempdir = dict(os.environ), (sys.stdout, sys.stderr), tempfile.tempdir
+    descriptors = {fd: os.dup(fd) for fd in (1, 2)}   # a job may redirect them below Python (os.dup2)
     scratch = getattr(request, "staging_dir", None) if getattr(request, "kind", "") != "convert" else None
     if scratch:   # the libraries' temp files go into the job's scratch folder, removed with it
         os.environ["TMPDIR"] = scratch
@@ -43,6 +44,10 @@ def job_scope(request: Any) -> Iterator[None]:
         os.environ.clear()
         os.environ.update(environ)
         sys.stdout, sys.stderr = streams
+        for fd, saved in descriptors.items():
+            with contextlib.suppress(OSError):
+                os.dup2(saved, fd)
+            os.close(saved)
         tempfile.tempdir = tempdir
         _clear_caches()
 
