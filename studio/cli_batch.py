@@ -53,11 +53,14 @@ def convert_many(sources: list[Source], skipped: list[str], options: ConvertOpti
             item.record, item.seconds = record, record.seconds
             on_done(item)
     else:
+        from studio import user_settings
         from studio.jobs.pool import WorkerPool
 
         err.print(f"converting {len(items)} models into {root}")
-        with WorkerPool(size=jobs) as pool:
-            err.print(f"  {pool.size} warm worker{'s' if pool.size > 1 else ''}")
+        size, why = (jobs, "--jobs") if jobs else (user_settings.worker_pool_size(), "the settings")
+        with WorkerPool(size=size) as pool:
+            why = why if size else "as the cores and free memory allow"
+            err.print(f"  {pool.size} warm worker{'s' if pool.size > 1 else ''} ({why})")
             run_batch(items, make_request, pool, on_done=on_done)
     root.mkdir(parents=True, exist_ok=True)
     json_path, html_path = write_index(items, root, skipped)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the settings the CLI and the window share: the tests' own, never the user's (studio.user_settings)
+os.environ["STUDIO_SETTINGS"] = os.path.join(tempfile.mkdtemp(prefix="studio-test-settings-"), "settings.json")
 
 
 @pytest.fixture(scope="session")

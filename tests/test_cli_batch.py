@@ -105,3 +105,16 @@ def test_killing_the_batch_cli_leaves_no_worker_and_no_half_written_folder(model
     gone, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive
     assert once_empty(staging) == [] and not any((out / name).exists() for name in ("block", "cnn-pt2", "cnn-keras"))
+
+
+def test_without_jobs_the_batch_runs_as_many_workers_as_the_window_is_set_to(models, tmp_path, monkeypatch):
+    from studio import user_settings
+
+    monkeypatch.setenv(user_settings.SETTINGS_ENV, str(tmp_path / "settings.json"))
+    user_settings.set_worker_pool_size(1)   # what Convert > Parallel Conversions… saves
+    result = run_studio("convert", models["cnn_pt2"], models["keras"], "--to", "onnx", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "1 warm worker (the settings)" in result.stderr
+    result = run_studio("convert", models["cnn_pt2"], models["keras"], "--to", "onnx", "--out", tmp_path / "again",
+                        "--jobs", "2")
+    assert result.returncode == 0 and "2 warm workers (--jobs)" in result.stderr

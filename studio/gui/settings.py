@@ -77,17 +77,17 @@ class Settings:
 
     # jobs
     def worker_pool_size(self) -> int:
-        """How many conversions run at once, each in a warm worker (default: as cores and free memory allow)."""
-        value = self.q.value("jobs/workers")
-        try:
-            return max(1, int(value))
-        except (TypeError, ValueError):
-            from studio.jobs.pool import default_pool_size
+        """How many conversions run at once, each in a warm worker (default: as cores and free memory allow).
+        Kept in studio.user_settings, not QSettings: `studio convert` with several models uses it too."""
+        from studio import user_settings
+        from studio.jobs.pool import default_pool_size
 
-            return default_pool_size()
+        return user_settings.worker_pool_size() or default_pool_size()
 
     def set_worker_pool_size(self, size: int) -> None:
-        self.q.setValue("jobs/workers", int(size))
+        from studio import user_settings
+
+        user_settings.set_worker_pool_size(size)
 
     def last_open_folder(self) -> str:
         return str(self.q.value("open/folder") or Path.home())
