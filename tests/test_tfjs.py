@@ -68,6 +68,13 @@ def test_status_says_how_to_set_it_up(monkeypatch, tmp_path):
     assert "studio setup tfjs" in found.message() and "\n" not in found.message()
 
 
+def test_the_packaged_app_names_its_own_command_for_the_set_up(monkeypatch, tmp_path):
+    monkeypatch.setenv(env.DATA_ENV, str(tmp_path))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "argv", ["/home/me/.local/bin/model-conversion-studio", "convert"])
+    assert "run `model-conversion-studio setup tfjs`" in env.status().message()
+
+
 def test_status_without_node_says_to_install_node(monkeypatch):
     monkeypatch.setenv("PATH", without_node_path())
     monkeypatch.delenv(env.NODE_ENV, raising=False)

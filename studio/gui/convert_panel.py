@@ -415,7 +415,7 @@ class ConvertPanel(QScrollArea):
         from studio.tfjs import env
 
         return (f"Set up TF.js conversion? This installs {env.INSTALL_SUMMARY}, into {env.tfjs_home()}.\n\n"
-                f"It runs `{env.SETUP_COMMAND}` in the background (a few minutes); the studio stays usable.")
+                f"It runs `{env.setup_command()}` in the background (a few minutes); the studio stays usable.")
 
     def _ask_tfjs_setup(self) -> None:
         answer = QMessageBox.question(self, "Set up TF.js", self.setup_summary())

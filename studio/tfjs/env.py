@@ -29,7 +29,6 @@ NODE_ENV = "STUDIO_NODE"                # a node executable to use instead of th
 PINS = {"tensorflowjs": "4.22.0", "protobuf": "6.31.1"}   # the known-good pair; the lock pins the rest
 TFJS_NPM_VERSION = "4.22.0"
 NODE_MIN = 18
-SETUP_COMMAND = "studio setup tfjs"
 # Measured on Linux x86_64 (README "TF.js"): what `studio setup tfjs` downloads and leaves on disk.
 INSTALL_SUMMARY = ("tensorflowjs 4.22.0 with TensorFlow 2.19 and protobuf 6.31.1 in a Python venv (about 1.3 GB "
                    "to download, 2.9 GB on disk), and @tensorflow/tfjs 4.22.0 for Node (about 300 MB)")
@@ -49,6 +48,14 @@ def data_dir() -> Path:
     if sys.platform == "win32":
         return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "model-conversion-studio"
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "model-conversion-studio"
+
+
+def setup_command() -> str:
+    """`studio setup tfjs` as the user types it: the packaged app is its own `studio` command, under the name
+    it was started by (`model-conversion-studio` once installed)."""
+    if getattr(sys, "frozen", False):
+        return f"{Path(sys.argv[0]).name} setup tfjs"
+    return "studio setup tfjs"
 
 
 def tfjs_home() -> Path:
@@ -140,9 +147,9 @@ def node_problem() -> str | None:
 def converter_problem() -> str | None:
     """Why the converter's venv is not ready; None when its stamp matches the pins and the lock."""
     if not venv_python().exists():
-        return f"the TF.js converter is not set up (run `{SETUP_COMMAND}`)"
+        return f"the TF.js converter is not set up (run `{setup_command()}`)"
     if read_stamp(venv_dir() / VENV_STAMP) != venv_stamp():
-        return f"the TF.js converter's environment is incomplete or out of date (run `{SETUP_COMMAND}`)"
+        return f"the TF.js converter's environment is incomplete or out of date (run `{setup_command()}`)"
     return None
 
 
@@ -150,7 +157,7 @@ def runner_problem() -> str | None:
     """Why the Node runner is not ready (no `npm ci` yet, or resources changed since)."""
     if read_stamp(runner_dir() / RUNNER_STAMP) != runner_stamp() or not (
             runner_dir() / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file():
-        return f"the TF.js runner for Node is not set up (run `{SETUP_COMMAND}`)"
+        return f"the TF.js runner for Node is not set up (run `{setup_command()}`)"
     return None
 
 
