@@ -23,7 +23,8 @@ GRAPH_JS = "(function(){var c=document.getElementById('canvas');" \
 def smoke_gui(seconds: float, model: str, started: float) -> int:
     """Open the main window on model, report when it shows and whether Netron drew the graph.
 
-    Prints one line, "window shown in X s; graph loaded: True|False (...)", and returns 0 when the window
+    Prints "window shown in X s; graph loaded: True|False (...)", then "TF.js: available|needs set-up: why",
+    and returns 0 when the window
     showed (the caller judges the graph). X counts from `started` (the process start, the bootloader included).
     """
     qt_app = gui_app.ensure_app()
@@ -38,6 +39,9 @@ def smoke_gui(seconds: float, model: str, started: float) -> int:
         shown_text = f"{shown - started:.2f} s" if shown else "never"
         graph_text = f", graph drawn at {graph_at - started:.2f} s" if graph_at else ""
         print(f"window shown in {shown_text}; graph loaded: {bool(state['graph'])}{graph_text}", flush=True)
+        tfjs = getattr(getattr(window, "convert_panel", None), "target_boxes", {}).get("tfjs")
+        if tfjs is not None:   # an optional target: the app must start without it, and say how to get it
+            print("TF.js: " + ("available" if tfjs.isEnabled() else f"needs set-up: {tfjs.toolTip()}"), flush=True)
         window.close()
         qt_app.exit(0 if shown else 1)
 

@@ -153,12 +153,15 @@ def test_frozen_cli_bad_input_is_one_line(bundle, tmp_path):
 
 def test_frozen_gui_opens_the_sample_and_draws_the_graph(bundle, tmp_path):
     result = run_app(bundle, "--smoke-gui", "120", timeout=400, QT_QPA_PLATFORM="offscreen",
-                     HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+                     HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                     STUDIO_DATA_DIR=str(tmp_path / "data"))   # TF.js not set up: the app starts all the same
     print(f"\n{result.stdout.strip()}")
     assert result.returncode == 0, result.stdout + result.stderr[-6000:]
     match = re.search(r"window shown in ([0-9.]+) s; graph loaded: (True|False)", result.stdout)
     assert match, result.stdout + result.stderr[-4000:]
     assert match.group(2) == "True", result.stdout + result.stderr[-4000:]
+    tfjs = re.search(r"^TF\.js: needs set-up: (.*)$", result.stdout, re.M)   # and names its own command
+    assert tfjs and (f"{APP} setup tfjs" in tfjs.group(1) or "Node" in tfjs.group(1)), result.stdout
 
 
 def test_install_and_uninstall_the_real_bundle(bundle, tmp_path):

@@ -105,7 +105,10 @@ def test_self_test_passes_in_development():
 
 @pytest.mark.gui
 def test_smoke_gui_opens_the_sample_and_reports_the_graph(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               STUDIO_DATA_DIR=str(tmp_path / "data"))   # TF.js not set up: the app starts all the same
     result = run_entry("--smoke-gui", "90", env=env, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr[-4000:]
     assert re.search(r"window shown in [0-9.]+ s; graph loaded: True", result.stdout), result.stdout + result.stderr
+    tfjs = re.search(r"^TF\.js: needs set-up: (.*)$", result.stdout, re.M)
+    assert tfjs and ("studio setup tfjs" in tfjs.group(1) or "Node" in tfjs.group(1)), result.stdout
