@@ -51,7 +51,7 @@ class BatchItem:
     def summary(self) -> dict:
         record = self.record or JobRecord()
         report = (record.outcome or {}).get("report_path") or str(self.out_dir / "report.json")
-        return {"source": str(self.source.path), "format": self.source.format.value, "out_dir": str(self.out_dir),
+        return {"source": str(Path(self.source.path).resolve()), "format": self.source.format.value, "out_dir": str(self.out_dir),
                 "report": report if Path(report).is_file() else None, "exit_code": self.exit_code,
                 "verdict": self.verdict, "artifacts": len(record.artifacts), "seconds": self.seconds,
                 "error": record.error}
@@ -180,7 +180,8 @@ def _index_html(rows: list[dict], skipped: list[str], root: Path) -> str:
     def row(r: dict) -> str:
         seconds = "" if r["seconds"] is None else f"{r['seconds']:.1f} s"
         report = link(r["report"], "report.json") if r["report"] else html.escape(r["error"] or "")
-        return (f"<tr class='{'ok' if r['exit_code'] == 0 else 'bad'}'><td>{link(r['out_dir'], Path(r['source']).name)}"
+        folder = r["out_dir"] if r["out_dir"] and Path(r["out_dir"]).is_dir() else None   # a failed job leaves none
+        return (f"<tr class='{'ok' if r['exit_code'] == 0 else 'bad'}'><td>{link(folder, Path(r['source']).name)}"
                 f"</td><td>{html.escape(r['format'])}</td><td>{r['artifacts']}</td><td>{html.escape(r['verdict'])}</td>"
                 f"<td>{seconds}</td><td>{r['exit_code']}</td><td>{report}</td></tr>")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write to a temp file beside the target, then rename: never a half-written file, never a lost old one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the user's umask applies, as to any file
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

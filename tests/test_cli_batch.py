@@ -4,7 +4,9 @@ worst exit code."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,12 @@ def test_a_folder_of_models_converts_each_into_its_own_folder(models, tmp_path):
     assert not (out / "cnn_ts").exists()               # nothing half-written for the failed model
     html = (out / "index.html").read_text()
     assert 'href="cnn/report.json"' in html and "plain.onnx" in html
+    assert 'href="cnn_ts"' not in html                # no link to the folder a failed job never made
+    assert all(Path(row["source"]).is_absolute() for row in index["models"])
+    umask = os.umask(0)
+    os.umask(umask)
+    for written in ("index.json", "index.html", "cnn/report.json"):   # readable as any file the user makes
+        assert (out / written).stat().st_mode & 0o777 == 0o666 & ~umask, written
     for name in ("cnn.keras", "plain.onnx", "cnn_ts.pt"):
         assert name in done.stdout                      # the summary table
     assert [p.name for p in out.iterdir() if ".studio-tmp-" in p.name] == []
