@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.artifacts import path_bytes
+from studio.artifacts import human_bytes, path_bytes
 from studio.formats import Source
 
 FRAMEWORKS_BYTES = 1_500_000_000
@@ -38,7 +38,7 @@ def estimate_peak_bytes(source: Source, stage_names: list[str], backend: str, mo
     """(bytes, how the figure was reached) for a job running these stages."""
     weights = weight_bytes(model, source)
     factor = PER_WEIGHT_BYTE.get(backend, 60) if "onnx->tf" in stage_names else EXPORT_ONLY
-    basis = f"{factor} x {weights / 1e6:.0f} MB of weights + the frameworks"
+    basis = f"{factor} x {human_bytes(weights)} of weights + the frameworks"
     return FRAMEWORKS_BYTES + factor * weights, basis
 
 

@@ -73,7 +73,8 @@ def test_the_memory_estimate_scales_with_the_weights(tmp_path):
     assert weight_bytes(model, source) == (1000 * 1000 + 1000) * 4
     direct, basis = estimate_peak_bytes(source, ["torch->onnx", "onnx->tf"], "auto", model)
     old, _ = estimate_peak_bytes(source, ["torch->onnx", "onnx->tf"], "onnx2tf-tf-converter", model)
-    assert FRAMEWORKS_BYTES < direct < old and "MB of weights" in basis
+    assert FRAMEWORKS_BYTES < direct < old and "4.0 MB of weights" in basis
+    assert "23.5 kB of weights" in estimate_peak_bytes(source, ["onnx->tf"], "auto", torch.nn.Linear(5874, 1))[1]
 
 
 @pytest.mark.slow
