@@ -3,6 +3,7 @@ summary table, an index report (JSON and HTML) and the worst exit code of all.""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rich.markup import escape
@@ -48,6 +49,9 @@ def convert_many(sources: list[Source], skipped: list[str], options: ConvertOpti
         requests = [make_request(item) for item in items]
         by_job = {request.job_id: item for request, item in zip(requests, items)}
         err.print(f"converting {len(items)} models into {root} as Ray tasks")
+        if jobs and (address or os.environ.get("RAY_ADDRESS")):
+            err.print(f"  --jobs {jobs} is for a Ray started here: on a running cluster, its CPUs decide how many "
+                      "convert at once")
         for record in iter_on_ray(requests, address=address, num_cpus=jobs):
             item = by_job[record.job_id]
             item.record, item.seconds = record, record.seconds
