@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "models) convert each into its own folder under --out, with an index report")
     c.add_argument("--out", help="output folder (default ./<stem>_converted; several models: ./converted)")
     c.add_argument("--jobs", type=int, help="several models: how many convert at once, each in a warm worker "
-                   "(default: as many as the cores and the free memory allow)")
+                   "(default: the window's Convert > Parallel Conversions setting, else as many as the cores and the "
+                   "free memory allow)")
     c.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="several models: run them on this machine's warm workers (local) or as Ray tasks (ray: "
                         "pip install 'model-conversion-studio[ray]')")
@@ -131,7 +132,7 @@ def _error(message: str) -> None:
 
 def cmd_convert(args) -> int:
     from studio.batch import expand_sources, is_folder_of_models
-    from studio.pipeline import check_out_dir
+    from studio.pipeline import check_output
     from studio.stages.registry import plan, require_backend
 
     options = from_args(args, ConvertOptions)
@@ -156,7 +157,7 @@ def cmd_convert(args) -> int:
         return _with_missing_target(code, tfjs_missing)
     source = sources[0]
     out = Path(args.out or f"{source.stem}_converted").resolve()
-    check_out_dir(out, args.force)
+    check_output(out, args.force, source, options)   # before any work: with --serving, only what it writes
     request = ConvertRequest(source=source.to_dict(), out_dir=str(out), options=options,
                              report_path=str(Path(args.report).resolve()) if args.report else None, force=args.force)
     record = _run(request, args.debug)

@@ -21,14 +21,14 @@ DEFAULT_BATCH_OUT = "converted"
 
 def convert_many(sources: list[Source], skipped: list[str], options: ConvertOptions, out_root: str | None,
                  force: bool, jobs: int | None, executor: str = "local", address: str | None = None) -> int:
-    from studio.pipeline import check_out_dir
+    from studio.pipeline import check_output
 
     if jobs is not None and jobs < 1:
         raise StudioError(f"--jobs {jobs}: give 1 or more")
     root = Path(out_root or DEFAULT_BATCH_OUT).resolve()
     items = [BatchItem(source, folder) for source, folder in zip(sources, output_folders(sources, root))]
     for item in items:
-        check_out_dir(item.out_dir, force)
+        check_output(item.out_dir, force, item.source, options)
     for note in skipped:
         err.print(f"  skipped {escape(note)}")
     done = [0]

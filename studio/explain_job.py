@@ -113,15 +113,15 @@ def _onnx_beside(artifacts: list[Path], source: Source) -> Path | None:
     for artifact in artifacts:
         if artifact.suffix == ".onnx":
             return artifact
-    for artifact in artifacts:
-        report = artifact.parent / "report.json"
-        try:
-            listed = json.loads(report.read_text())["artifacts"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        for entry in listed:
-            if entry.get("kind") == "onnx" and Path(entry.get("path", "")).is_file():
-                return Path(entry["path"])
+    for artifact in artifacts:   # report.json, or <name>_v<version>_report.json of a --serving job
+        for report in sorted(artifact.parent.glob("*report.json"), key=lambda p: p.name != "report.json"):
+            try:
+                listed = json.loads(report.read_text())["artifacts"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            for entry in listed:
+                if entry.get("kind") == "onnx" and Path(entry.get("path", "")).is_file():
+                    return Path(entry["path"])
     return None
 
 

@@ -6,6 +6,7 @@ the output folder only when the whole job has succeeded, so a failure or a cance
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import shutil
@@ -38,6 +39,76 @@ def check_out_dir(out_dir: str | Path, force: bool) -> None:
         raise StudioError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise StudioError(f"{out} already exists and is not empty: pass --force to overwrite, or choose --out")
+
+
+def check_output(out_dir: str | Path, force: bool, source: Source, options: ConvertOptions) -> None:
+    """A convert job's check of its output folder (cheap: the CLI calls it first, the job again when it starts).
+
+    Without --serving, check_out_dir. With it, an existing --out is a model repository that other versions (and other
+    files) share: only what this run writes is checked (serving_writes), and each of those needs --force if it is
+    there already, <name>/<version>/ first."""
+    if not options.serving:
+        check_out_dir(out_dir, force)
+        return
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"{out} exists and is not a folder")
+    if force or not out.is_dir():
+        return
+    version = serving_folder(source, options)
+    for relative in serving_writes(source, options):
+        clash = _clash(out, relative, version)
+        if clash:
+            raise StudioError(clash)
+
+
+def serving_folder(source: Source, options: ConvertOptions) -> Path:
+    """Where --serving puts the SavedModel, relative to out: <name>/<version> (TF Serving's
+    --model_base_path=<out>/<name>)."""
+    return Path(source.stem) / str(options.serving_version)
+
+
+def record_names(source: Source, options: ConvertOptions) -> tuple[str, str]:
+    """The job's report and converters' logs folder in out: report.json and logs/; with --serving
+    <name>_v<version>_report.json and <name>_v<version>_logs/, so that each version added to the same out keeps the
+    record of its own conversion beside the others'."""
+    if options.serving:
+        tag = f"{source.stem}_v{options.serving_version}"
+        return f"{tag}_report.json", f"{tag}_logs"
+    return "report.json", "logs"
+
+
+def serving_writes(source: Source, options: ConvertOptions) -> list[Path]:
+    """What a --serving job may write into out, relative to it: the version folder, then its other targets' files and
+    its record at the top level. Named as the stages name them; a superset (a variant may not be made): the early
+    check's list. The final move (_move_into_place) checks what the job did make."""
+    from studio.artifacts import VARIANTS
+    from studio.stages.tfjs import tfjs_variants
+
+    stem = source.stem
+    names: list[str] = []
+    if "onnx" in options.targets and source.format is not Format.ONNX:
+        names += [f"{stem}.onnx", f"{stem}.onnx.data", f"{stem}.data"]   # a model over 2 GB keeps its weights beside it
+    if "tflite" in options.targets:
+        for variant in (v for v in VARIANTS if v in options.variants):
+            names += [f"{stem}_{variant}.tflite", f"{stem}_{variant}.tensor_correspondence.json"]
+    if "tfjs" in options.targets:
+        names += [f"{stem}_tfjs_{variant}" for variant in tfjs_variants(options.variants)]
+    return [serving_folder(source, options), *map(Path, names), *map(Path, record_names(source, options))]
+
+
+def _clash(out: Path, relative: Path, version: Path | None) -> str | None:
+    """Why writing out / relative needs --force (it, or a file where its folder goes, is there already), or None."""
+    target = out / relative
+    for parent in list(reversed(relative.parents))[1:]:   # <name> of <name>/<version>: a folder the job adds to
+        there = out / parent
+        if (there.exists() or there.is_symlink()) and not there.is_dir():
+            return f"{there} exists and is not a folder: pass --force to replace it, or choose another --out"
+    if not (target.exists() or target.is_symlink()):
+        return None
+    if relative == version:
+        return f"{target} already exists: pass --force to replace that version, or choose another --serving-version"
+    return f"{target} already exists: pass --force to replace it, or choose another --out"
 
 
 def given_shapes(raw: dict[str, list[int]]) -> dict[str | None, tuple[int, ...]]:
@@ -100,7 +171,8 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     options = req.options
     source = Source.from_dict(req.source)
     out = Path(req.out_dir).resolve()
-    check_out_dir(out, req.force)
+    check_output(out, req.force, source, options)
+    report_name, logs_name = record_names(source, options)
     staging = Path(req.staging_dir) if req.staging_dir else out.parent / f".{out.name}.studio-tmp-inprocess"
     final_dir = staging / "out"
     final_dir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +197,8 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
         job.log("the source is already ONNX: no ONNX artifact to make")
     held = [model]   # run_stages empties it once the source is exported: then nothing holds the model
     del model
-    artifacts, onnx_path = run_stages(job, source, signature, stages, options, held, staging, final_dir)
+    artifacts, onnx_path = run_stages(job, source, signature, stages, options, held, staging, final_dir,
+                                      log_dir=final_dir / logs_name)
     for artifact in artifacts:
         job.emit(ArtifactWritten(artifact={**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)}))
 
@@ -143,24 +216,25 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     report = job.record.report()
     report["exit_code"] = 0 if passed else 1
     report = _final_paths(report, final_dir, out)
-    write_json_atomic(final_dir / "report.json", report)
-    _move_into_place(final_dir, out, req.force)
-    if (out / "logs").is_dir():
-        job.log(f"the converters' full logs: {out / 'logs'}")
+    write_json_atomic(final_dir / report_name, report)
+    _move_into_place(final_dir, out, req.force, serving_folder(source, options) if options.serving else None)
+    if (out / logs_name).is_dir():
+        job.log(f"the converters' full logs: {out / logs_name}")
     if req.report_path:
         write_json_atomic(req.report_path, report)
     shutil.rmtree(staging, ignore_errors=True)
     job.step = job.total_steps - 1
     job.progress(1.0, "done")
-    job.emit(Converted(report_path=str(Path(req.report_path) if req.report_path else out / "report.json"),
+    job.emit(Converted(report_path=str(Path(req.report_path) if req.report_path else out / report_name),
                        out_dir=str(out), passed=passed))
     return 0 if passed else 1
 
 
 def run_stages(job: JobSteps, source: Source, signature: Signature, stages: list, options: ConvertOptions,
-               held: list, staging: Path, final_dir: Path) -> tuple[list[Artifact], Path]:
+               held: list, staging: Path, final_dir: Path, log_dir: Path | None = None) -> tuple[list[Artifact], Path]:
     """Run the plan's stages in order. Returns the artifacts the options want (moved into final_dir) and the ONNX
-    the later stages read (the source itself when it is ONNX).
+    the later stages read (the source itself when it is ONNX). The converters' logs go to log_dir (default
+    final_dir / "logs").
 
     held: [the loaded source model] or [None]. It is emptied once the source is exported, so a large model is
     not in memory beside the converters (the caller must hold no other reference)."""
@@ -175,7 +249,8 @@ def run_stages(job: JobSteps, source: Source, signature: Signature, stages: list
             reads_source = source.format.value in stage.consumes
             ctx = StageContext(source=source, signature=signature, input_path=input_path, work_dir=work,
                                options=options, log=job.log, progress=job.progress, previous=list(artifacts),
-                               model=held[0] if held and reads_source else None, log_dir=final_dir / "logs")
+                               model=held[0] if held and reads_source else None,
+                               log_dir=log_dir or final_dir / "logs")
             made = stage.run(ctx)
         if reads_source:
             ctx = None
@@ -288,13 +363,70 @@ def _final_paths(report: dict, final_dir: Path, out: Path) -> dict:
     return json.loads(text)
 
 
-def _move_into_place(final_dir: Path, out: Path, force: bool) -> None:
+def _move_into_place(final_dir: Path, out: Path, force: bool, version: Path | None = None) -> None:
+    """The job's staged output into out: one rename when out is not there yet. Else entry by entry, each renamed into
+    place (the report last), after checking them all; should a rename fail, those done are undone.
+
+    version: <name>/<version> with --serving. That folder is then the entry, not <name>/: out/<name>/ keeps its other
+    versions. Without --serving, an existing, non-empty out needs --force (check_out_dir); with it, only the entries
+    this job made, if they are there already."""
     if not out.exists():
         os.replace(final_dir, out)
         return
-    check_out_dir(out, force)
-    for entry in final_dir.iterdir():
-        _replace(entry, out / entry.name)
+    entries = sorted((Path(p.name) for p in final_dir.iterdir()), key=lambda p: (p.suffix == ".json", p.name))
+    if version is None:
+        check_out_dir(out, force)
+    else:
+        if out.exists() and not out.is_dir():
+            raise StudioError(f"{out} exists and is not a folder")
+        parent = out / version.parent
+        merge = parent.is_dir() or not (force and (parent.exists() or parent.is_symlink()))
+        entries = [version if merge and entry == version.parent else entry for entry in entries]
+        for entry in entries if not force else ():
+            clash = _clash(out, entry, version)
+            if clash:
+                raise StudioError(clash)
+    _rename_into(final_dir, out, entries, final_dir.parent / "replaced")
+
+
+def _rename_into(source: Path, out: Path, entries: list[Path], trash: Path) -> None:
+    """Rename each entry (relative) from source to out, an entry already in out first renamed into trash (in the
+    staging folder, removed with it). If a rename fails, what was done is undone (best effort) and out is as it was."""
+    done: list[tuple[Path, Path | None, bool]] = []   # entry, where the entry it replaced went, its parent made here
+    try:
+        for i, entry in enumerate(entries):
+            dst = out / entry
+            replaced = None
+            if dst.exists() or dst.is_symlink():
+                trash.mkdir(parents=True, exist_ok=True)
+                replaced = trash / str(i)
+                _rename(dst, replaced)
+            made = not dst.parent.exists()
+            done.append((entry, replaced, made))
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            _rename(source / entry, dst)
+    except OSError as exc:
+        for entry, replaced, made in reversed(done):
+            try:
+                if not (source / entry).exists() and ((out / entry).exists() or (out / entry).is_symlink()):
+                    _rename(out / entry, source / entry)
+                if replaced is not None:
+                    _rename(replaced, out / entry)
+                if made:
+                    (out / entry).parent.rmdir()
+            except OSError:
+                pass
+        raise StudioError(f"could not move the output into {out}: {exc.strerror or exc}") from exc
+
+
+def _rename(src: Path, dst: Path) -> None:
+    """A rename (staging is beside out, on its filesystem); a move across filesystems only if out is a mount."""
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.move(str(src), dst)
 
 
 # ---------------------------------------------------------------- comparison

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from models import plain_onnx
 from studio.resources import sample_model_path
 from studio_cli import run_studio
 from test_tfjs import needs_tfjs, tfjs_ready  # noqa: F401 - tfjs_ready: the skipif evaluates it
@@ -28,10 +29,12 @@ def sources(tmp_path_factory) -> dict[str, Path]:
     return {"keras": root / "two.keras", "torch": root / "cnn.pt2"}
 
 
-def convert(source: Path, out: Path, *args: str) -> dict:
-    done = run_studio("convert", source, "--out", out, "--to", "savedmodel", "--serving", *args, timeout=1800)
+def convert(source: Path, out: Path, *args: str, version: int = 1) -> dict:
+    """Convert with --serving --serving-version VERSION; the job's report (<name>_v<version>_report.json)."""
+    done = run_studio("convert", source, "--out", out, "--to", "savedmodel", "--serving", "--serving-version",
+                      version, *args, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((out / "report.json").read_text())
+    return json.loads((out / f"{source.stem}_v{version}_report.json").read_text())
 
 
 def serving_default(path: Path) -> tuple[set[str], set[str]]:
@@ -70,7 +73,7 @@ def test_keras_two_inputs_two_outputs_keep_their_names(sources, tmp_path):
 
 def test_torch_cnn_with_a_version_through_the_tf_converter_backend(sources, tmp_path):
     out = tmp_path / "out"
-    report = convert(sources["torch"], out, "--serving-version", "3", "--backend", "onnx2tf-tf-converter")
+    report = convert(sources["torch"], out, "--backend", "onnx2tf-tf-converter", version=3)
     assert report["artifacts"][0]["backend"] == "onnx2tf-tf-converter"
     check_layout(report, out, "cnn", 3, {"image"}, {"output_0"})
 
@@ -81,7 +84,7 @@ def test_tfjs_is_converted_from_the_serving_folder(tmp_path):
     done = run_studio("convert", sample_model_path(), "--out", out, "--to", "tfjs", "--serving", "--quantize",
                       "float32", timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "tiny_cnn_v1_report.json").read_text())
     assert (out / "tiny_cnn" / "1" / "saved_model.pb").is_file() and (out / "tiny_cnn_tfjs_float32" / "model.json").is_file()
     assert {c["kind"]: c["passed"] for c in report["comparisons"]} == {"savedmodel": True, "tfjs": True}
     assert "tiny_cnn/1" in done.stdout   # the table names the version folder with its model's name
@@ -93,3 +96,55 @@ def test_a_bad_version_is_one_line_and_exit_2(sources, tmp_path, version):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"studio: error: --serving-version {version}: give 1 or more"]
     assert not (tmp_path / "out").exists()
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_versions_are_added_to_the_same_out_and_force_replaces_only_its_own(tmp_path):
+    source = plain_onnx(tmp_path / "plain.onnx")   # the smallest model: a Gemm, a Relu, a Softmax
+    out = tmp_path / "out"
+
+    def serve(version: int, *args: str):
+        return run_studio("convert", source, "--out", out, "--to", "savedmodel", "--serving", "--serving-version",
+                          version, *args, timeout=1800)
+
+    def report(version: int) -> dict:
+        return json.loads((out / f"plain_v{version}_report.json").read_text())
+
+    first = serve(1)
+    assert first.returncode == 0, first.stderr[-3000:]
+    (out / "notes.txt").write_text("the user's own file")
+    (out / "plain" / "README").write_text("the user's file beside the versions")
+    before = files_under(out)
+    assert any(name.startswith("plain/1/") for name in before)
+
+    second = serve(2)   # added beside version 1, nothing of it touched
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert sorted(p.name for p in (out / "plain").iterdir()) == ["1", "2", "README"]
+    now = files_under(out)
+    assert {name: now[name] for name in before} == before, "version 1, its report and the user's files are as they were"
+    assert report(1)["artifacts"][0]["path"] == str(out / "plain" / "1")
+    assert report(2)["artifacts"][0]["path"] == str(out / "plain" / "2") and report(2)["comparisons"][0]["passed"]
+    assert (out / "plain" / "2" / "saved_model.pb").is_file()
+    assert not list(tmp_path.glob(".out.studio-tmp*"))
+
+    again = serve(2)
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines() == [
+        f"studio: error: {out / 'plain' / '2'} already exists: pass --force to replace that version, "
+        f"or choose another --serving-version"]
+    assert files_under(out) == now and not list(tmp_path.glob(".out.studio-tmp*"))
+
+    (out / "plain" / "2" / "stale.txt").write_text("left by the version 2 that --force replaces")
+    replaced = serve(2, "--force")
+    assert replaced.returncode == 0, replaced.stderr[-3000:]
+    assert report(2)["job_id"] != json.loads(now["plain_v2_report.json"])["job_id"]
+    assert report(2)["comparisons"][0]["passed"]
+    assert not (out / "plain" / "2" / "stale.txt").exists() and (out / "plain" / "2" / "saved_model.pb").is_file()
+    after = files_under(out)
+    kept = {name: data for name, data in now.items() if not name.startswith(("plain/2/", "plain_v2_"))}
+    assert {name: after[name] for name in kept} == kept, "version 1 and every other file are kept"
+    assert sorted(p.name for p in (out / "plain").iterdir()) == ["1", "2", "README"]
+    assert not list(tmp_path.glob(".out.studio-tmp*"))
