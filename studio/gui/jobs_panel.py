@@ -1,4 +1,5 @@
-"""The Jobs panel: one row per job with its stage, a progress bar, the elapsed time and a Cancel button.
+"""The Jobs panel: one row per job with its stage, a progress bar, the elapsed time and a Cancel button; under the
+rows, "Cancel all" (every queued and running job, as Convert > Cancel All Jobs) and "Clear finished".
 
 Readable in light and dark palettes: the bar draws its own percentage, in a colour that contrasts with what is
 under each part of the text (the filled part or the empty groove); a failed or cancelled job's bar keeps full
@@ -96,6 +97,7 @@ class JobsPanel(QWidget):
     """Draws the JobQueue; asks it to cancel. Delete cancels the selected job, Esc the current one (window)."""
 
     cancel_requested = Signal(object)       # QueuedJob
+    cancel_all_requested = Signal()         # every queued and running job (the window's Cancel All Jobs)
     clear_requested = Signal()
     job_activated = Signal(object)          # QueuedJob: double-click / Enter shows it (its log, its source)
 
@@ -128,7 +130,16 @@ class JobsPanel(QWidget):
         bar = QHBoxLayout()
         self.summary = QLabel("No jobs yet")
         bar.addWidget(self.summary, 1)
+        self.cancel_all_button = QPushButton("Cancel &all")
+        self.cancel_all_button.setObjectName("cancelAllJobs")
+        self.cancel_all_button.setToolTip("Cancel every queued and running job (Ctrl+Shift+.): their workers are "
+                                          "killed, nothing half-written is kept. Jobs that have run for a while "
+                                          "ask first.")
+        self.cancel_all_button.setEnabled(False)            # until some job is queued or running
+        self.cancel_all_button.clicked.connect(self.cancel_all_requested)
+        bar.addWidget(self.cancel_all_button)
         self.clear_button = QPushButton("C&lear finished")
+        self.clear_button.setToolTip("Remove the finished jobs from this list (Ctrl+Shift+L)")
         self.clear_button.clicked.connect(self.clear_requested)
         bar.addWidget(self.clear_button)
         layout.addLayout(bar)
@@ -228,6 +239,7 @@ class JobsPanel(QWidget):
 
     def _update_summary(self) -> None:
         jobs = list(self._jobs.values())
+        self.cancel_all_button.setEnabled(any(not job.finished for job in jobs))
         if not jobs:
             self.summary.setText("No jobs yet")
             return

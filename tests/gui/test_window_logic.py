@@ -9,18 +9,21 @@ test_main_window.py and test_jobs.py.
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fakes import WAIT, FakeRunner, inspect_script
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from studio.compare import compare_outputs, failure_lines, tolerance_for
 from studio.jobs.events import (ArtifactWritten, Compared, Converted, Failed, Finished, JobStarted, Log, Progress,
                                 StageFinished, StageStarted)
 from studio.jobs.record import CANCELLED, DONE, FAILED, QUEUED, RUNNING
+
+from test_main_window import drop
 
 pytestmark = pytest.mark.gui
 NOISE = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -93,7 +96,7 @@ def workers() -> FakeWorkers:
 
 
 @pytest.fixture
-def win(qtbot, qapp, tmp_path, workers, gui):
+def win(qtbot, qapp, tmp_path, workers, gui, monkeypatch):
     """The real main window, its jobs played by `workers`."""
     from studio.gui.app import configure_app
     from studio.gui.main_window import MainWindow
@@ -101,6 +104,9 @@ def win(qtbot, qapp, tmp_path, workers, gui):
 
     configure_app(qapp)
     Settings().q.clear()
+    # the pool size lives in the settings file the CLI shares (not QSettings): this test's own, so the size set
+    # below does not shrink the pool of the GUI tests that run after it (test_many_models needs 2 workers)
+    monkeypatch.setenv("STUDIO_SETTINGS", str(tmp_path / "settings.json"))
     Settings().set_worker_pool_size(1)   # one conversion at a time: the queue's logic (the pool: test_many_models)
     window = MainWindow(make_runner=workers)
     window.confirm_quit = False
@@ -317,3 +323,68 @@ def test_a_job_that_just_started_is_cancelled_without_a_question(win, qtbot, wor
     win.cancel_action.trigger()
     qtbot.waitUntil(lambda: job.finished, timeout=5_000)
     assert job.state == CANCELLED
+
+
+def test_the_jobs_panels_cancel_all_cancels_every_queued_and_running_job(win, qtbot, workers, relu_model, gui):
+    workers.scripts["convert"] = blocking_convert
+    open_model(qtbot, win, relu_model)
+    button = win.jobs_panel.cancel_all_button
+    assert button.text().replace("&", "") == "Cancel all" and "every queued and running job" in button.toolTip()
+    assert not button.isEnabled()                                  # only a finished inspect job in the panel
+    win.jobs.set_convert_workers(2)
+    jobs = [convert(qtbot, win, wait=False) for _ in range(3)]
+    qtbot.waitUntil(lambda: all(job.stage == "onnx->tf" for job in jobs[:2]), timeout=5_000)
+    assert [job.state for job in jobs] == [RUNNING, RUNNING, QUEUED]
+    assert button.isEnabled() and button.isVisible()
+
+    jobs[0].started_at -= 60                                       # a minute of work: asked first, as the menu does
+    seen = answer_when_shown("studioConfirmCancel", "Keep Running")
+    with qtbot.waitSignal(win.cancel_all_action.triggered, timeout=1_000):   # the Convert menu's own action
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert seen and seen[0]["default"] == "Keep Running"
+    qtbot.wait(50)
+    assert [job.state for job in jobs] == [RUNNING, RUNNING, QUEUED] and not any(j.cancel_requested for j in jobs)
+    assert button.isEnabled()
+
+    seen = answer_when_shown("studioConfirmCancel", "Cancel Job")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: all(job.finished for job in jobs), timeout=5_000)
+    assert seen and [job.state for job in jobs] == [CANCELLED] * 3
+    assert [win.jobs_panel.row_of(job).text(1) for job in jobs] == ["cancelled"] * 3
+    assert not button.isEnabled() and not win.cancel_all_action.isEnabled()
+    assert not gui.message_boxes("studioErrorBox") and not win.workspace.reserved
+
+
+# ---------------------------------------------------------------- a drop of many models
+
+def test_a_dropped_model_whose_inspection_fails_is_skipped_and_told_with_the_drop(win, qtbot, workers, relu_model,
+                                                                                  tmp_path, gui):
+    """Only the model that was read is converted; the other is named once (status bar, Log tab), no dialog."""
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for name in ("relu.onnx", "broken.onnx"):
+        shutil.copy(relu_model, folder / name)
+
+    def inspect(request) -> list:
+        if Path(request.source["path"]).name != "broken.onnx":
+            return inspect_script(request)
+        return [JobStarted(kind="inspect", source=request.source),
+                Failed(error="could not load the model: ModelProto parse error"), Finished(exit_code=3)]
+
+    workers.scripts["inspect"] = inspect
+    workers.scripts["convert"] = blocking_convert
+    win.convert_panel.set_targets(["tflite"], ["float32"])
+    drop(win, [folder])
+    qtbot.waitUntil(lambda: len(win.sources) == 2, timeout=5_000)   # the drop is handled once the drag is over
+    qtbot.waitUntil(lambda: all(job.finished for job in win.jobs.jobs if job.kind == "inspect"), timeout=5_000)
+    message = win.statusBar().currentMessage()
+
+    [job] = [job for job in win.jobs.jobs if job.kind == "convert"]
+    assert job.title == "convert relu.onnx → tflite"
+    assert message == ("Queued 1 conversion; skipped 1 model that cannot be converted: broken.onnx "
+                       "— the Log tab says why")
+    log = win.log_view.toPlainText()
+    assert log.count("Skipped 1 of the 2 dropped models (not converted):\n  broken.onnx: its inputs could not be "
+                     "read: could not load the model: ModelProto parse error") == 1
+    assert not gui.message_boxes()                                 # no "Could not read the model" box
+    win.jobs.cancel(job)

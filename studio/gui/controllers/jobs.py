@@ -31,6 +31,9 @@ class JobsController:
         self.window = window
         self.output: dict[int, deque] = {}          # job number -> its last worker output lines
         self.confirm_after = CONFIRM_CANCEL_AFTER_S
+        # the Jobs panel's "Cancel all" is the Convert menu's Cancel All Jobs (looked up when clicked: the window
+        # builds its actions after its controllers), so it asks the same question before killing long jobs
+        window.jobs_panel.cancel_all_requested.connect(lambda: window.cancel_all_action.trigger())
 
     # ------------------------------------------------------------ the Log tab
     def log(self, job: QueuedJob, text: str) -> None:
@@ -89,9 +92,10 @@ class JobsController:
         if job.state == CANCELLED:
             self.log(job, "cancelled")
             w.statusBar().showMessage(f"Cancelled: {job.title}", 5000)
-        elif job.state == FAILED:
+        elif job.state == FAILED and not w.converter.waits_for(job):   # a dropped model's: told with its drop
             self.report_failed(job)
         w.explainer.on_finished(job)      # after the fold: the Layers tab reads the workspace's reports
+        w.converter.on_finished(job)      # after the fold: a dropped model that is read now is queued or skipped
         w.update_actions()
 
     def report_failed(self, job: QueuedJob) -> None:

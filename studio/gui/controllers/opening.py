@@ -56,7 +56,8 @@ class OpenController:
 
     def open_dropped(self, paths: list[str]) -> list[SourceState]:
         """A drop: one model opens; several files or a folder of models open each and queue a conversion of each
-        with the Convert panel's choices (files in the folder that are no model are skipped, and counted)."""
+        with the Convert panel's choices once its inspection has read it (files in the folder that are no model are
+        skipped, and counted; models that cannot be converted are skipped too, and named: see convert_each)."""
         from studio.batch import is_folder_of_models
 
         folders = [p for p in paths if is_folder_of_models(p)]
@@ -77,11 +78,8 @@ class OpenController:
         if folders and not files:
             self.window.show_error(f"No model in {Path(folders[0]).name}", title="Not a model",
                                    informative=f"Supported: {SUPPORTED}.")
-        queued = self.window.converter.convert_each(opened) if folders or len(opened) > 1 else []
-        if queued:
-            note = f" ({skipped} other file{'s' if skipped > 1 else ''} skipped)" if skipped else ""
-            self.window.statusBar().showMessage(f"Queued {len(queued)} conversions{note} — the Jobs panel shows "
-                                                "each one", 10000)
+        if folders or len(opened) > 1:
+            self.window.converter.convert_each(opened, other_files=skipped)   # each once read; tells what it did
         return opened
 
     def _report_problems(self, paths: list[str], problems: list[tuple[str, str]]) -> None:
