@@ -32,6 +32,7 @@ def convert_jobs(window) -> list:
     return [job for job in window.jobs.jobs if job.kind == "convert"]
 
 
+@pytest.mark.slow
 def test_dropping_a_folder_opens_each_model_and_converts_each_on_the_pool(window, qtbot, models, tmp_path):
     folder = tmp_path / "zoo"
     folder.mkdir()
@@ -66,6 +67,7 @@ def tiny_tflite(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_dropped_folder_converts_what_can_be_converted_and_names_the_rest_once(window, qtbot, models, tmp_path, gui):
     """A TFLite file is no conversion source; a TorchScript model stores no input shapes (nobody typed them): both
     are skipped by the rules the single-model Convert uses, and told in one message; no dialog for either."""
@@ -94,6 +96,7 @@ def test_a_dropped_folder_converts_what_can_be_converted_and_names_the_rest_once
     window.jobs.cancel_all()        # the conversion itself is the test above's: spare the CPU
 
 
+@pytest.mark.slow
 def test_fifty_conversions_leave_no_stray_worker_and_the_gui_grows_little(window, qtbot, models, gui):
     """Growth is measured from after the first conversion (which loads the result views' code) to after 50 more."""
     gui.open_and_inspect(qtbot, window, models["onnx"])
