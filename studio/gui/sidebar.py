@@ -33,6 +33,11 @@ def artifact_label(artifact: dict) -> str:
     return label
 
 
+def _folder_of(artifact: dict) -> str:
+    """The output folder an artifact was written into (its files and folders sit at its top level)."""
+    return str(Path(artifact.get("path", "")).parent)
+
+
 def _failure_reason(comparison: dict) -> str:
     """Why a comparison failed, in one line: its error, or its first failing output's reason."""
     if comparison.get("error"):
@@ -60,6 +65,7 @@ class Sidebar(QTreeWidget):
         self.header().setSectionResizeMode(1, self.header().ResizeMode.ResizeToContents)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setUniformRowHeights(True)
+        self.setIndentation(14)   # artifacts sit two levels deep once a source has several runs
         self.setAccessibleName("Opened models and their converted artifacts")
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
@@ -92,26 +98,65 @@ class Sidebar(QTreeWidget):
         item.setToolTip(0, f"{base}\n\n{problem}" if problem else base)
 
     def add_artifacts(self, key: str, artifacts: list[dict], run: str = "") -> None:
-        """`run`: the output folder's name of the conversion that made them. Once a source has artifacts of more
-        than one run (a second conversion, a variant matrix), each label says its run."""
+        """`run`: what tells the conversion that made them from the source's others (its output folder). While a
+        source has artifacts of one run they are its children; from a second run on (another conversion, a
+        variant matrix) each run is a node of its own with its artifacts under it."""
         parent = self._sources.get(key)
         if parent is None:
             return
-        existing = {parent.child(i).data(0, ROLE_ARTIFACT).get("path") for i in range(parent.childCount())}
-        for artifact in artifacts:
-            if artifact.get("path") in existing:
-                continue
-            child = QTreeWidgetItem(parent, ["", human_size(artifact.get("bytes"))])
+        existing = {artifact.get("path") for artifact in self.artifacts_of(key)}
+        fresh = [artifact for artifact in artifacts if artifact.get("path") not in existing]
+        flat = [parent.child(i) for i in range(parent.childCount()) if parent.child(i).data(0, ROLE_ARTIFACT)]
+        if fresh and flat and any(item.data(0, ROLE_RUN) != run for item in flat):
+            current = self.currentItem()
+            for item in flat:
+                parent.removeChild(item)
+                self._run_node(parent, key, item.data(0, ROLE_RUN), _folder_of(item.data(0, ROLE_ARTIFACT))).addChild(item)
+            if current in flat:
+                self.setCurrentItem(current)   # it moved under its run's node: still the one selected
+        grouped = parent.childCount() > 0 and not parent.child(0).data(0, ROLE_ARTIFACT)
+        home = self._run_node(parent, key, run, _folder_of(fresh[0] if fresh else {})) if grouped else parent
+        for artifact in fresh:
+            child = QTreeWidgetItem(home, [artifact_label(artifact), human_size(artifact.get("bytes"))])
             child.setData(0, ROLE_KEY, key)
             child.setData(0, ROLE_ARTIFACT, dict(artifact))
             child.setData(0, ROLE_RUN, run)
-        runs = {parent.child(i).data(0, ROLE_RUN) for i in range(parent.childCount())}
-        for i in range(parent.childCount()):
-            child = parent.child(i)
-            label = artifact_label(child.data(0, ROLE_ARTIFACT))
-            child.setText(0, f"{label} ({child.data(0, ROLE_RUN)})" if len(runs) > 1 else label)
             self._show_verdict(child)       # icon, tooltip and accessible text
         parent.setExpanded(True)
+        for i in range(parent.childCount()):
+            parent.child(i).setExpanded(True)
+
+    def _run_node(self, parent: QTreeWidgetItem, key: str, run: str, folder: str) -> QTreeWidgetItem:
+        """The node of one run's artifacts under its source (made the first time)."""
+        for i in range(parent.childCount()):
+            child = parent.child(i)
+            if not child.data(0, ROLE_ARTIFACT) and child.data(0, ROLE_RUN) == run:
+                return child
+        node = QTreeWidgetItem(parent, [run or "converted", ""])
+        node.setData(0, ROLE_KEY, key)
+        node.setData(0, ROLE_RUN, run)
+        node.setIcon(0, self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon))
+        node.setToolTip(0, f"{folder}\n\nthe artifacts of one conversion")
+        return node
+
+    @staticmethod
+    def _artifact_items(parent: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+        """A source's artifact rows, whether they are its children or under its runs' nodes."""
+        items = []
+        for i in range(parent.childCount()):
+            child = parent.child(i)
+            if child.data(0, ROLE_ARTIFACT):
+                items.append(child)
+            else:
+                items += [child.child(j) for j in range(child.childCount())]
+        return items
+
+    def artifact_item(self, key: str, path: str) -> QTreeWidgetItem | None:
+        parent = self._sources.get(key)
+        for item in self._artifact_items(parent) if parent is not None else []:
+            if item.data(0, ROLE_ARTIFACT).get("path") == str(path):
+                return item
+        return None
 
     def set_verdict(self, key: str, path: str, comparison: dict | None) -> None:
         """Mark the artifact at `path` with its comparison's verdict (None: not compared, e.g. being rerun)."""
@@ -120,9 +165,9 @@ class Sidebar(QTreeWidget):
         else:
             self._verdicts[str(path)] = (bool(comparison.get("passed")), _failure_reason(comparison))
         parent = self._sources.get(key)
-        for i in range(parent.childCount() if parent is not None else 0):
-            if parent.child(i).data(0, ROLE_ARTIFACT).get("path") == str(path):
-                self._show_verdict(parent.child(i))
+        for item in self._artifact_items(parent) if parent is not None else []:
+            if item.data(0, ROLE_ARTIFACT).get("path") == str(path):
+                self._show_verdict(item)
 
     def verdict_of(self, path: str) -> bool | None:
         """True (PASS), False (FAIL) or None (not compared) for the artifact at `path`."""
@@ -133,7 +178,7 @@ class Sidebar(QTreeWidget):
         artifact = item.data(0, ROLE_ARTIFACT) or {}
         path = str(artifact.get("path", ""))
         verdict = self._verdicts.get(path)
-        label = item.text(0)
+        label = artifact_label(artifact)
         if verdict is None:
             item.setData(0, ROLE_VERDICT, None)
             item.setIcon(0, self.style().standardIcon(
@@ -152,13 +197,13 @@ class Sidebar(QTreeWidget):
         parent = self._sources.get(key)
         if parent is None:
             return []
-        return [parent.child(i).data(0, ROLE_ARTIFACT) for i in range(parent.childCount())]
+        return [item.data(0, ROLE_ARTIFACT) for item in self._artifact_items(parent)]
 
     def remove_source(self, key: str) -> None:
         item = self._sources.pop(key, None)
         if item is not None:
-            for i in range(item.childCount()):
-                self._verdicts.pop(str(item.child(i).data(0, ROLE_ARTIFACT).get("path")), None)
+            for child in self._artifact_items(item):
+                self._verdicts.pop(str(child.data(0, ROLE_ARTIFACT).get("path")), None)
             self.takeTopLevelItem(self.indexOfTopLevelItem(item))
 
     def select_source(self, key: str) -> None:
@@ -190,7 +235,7 @@ class Sidebar(QTreeWidget):
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         item = self.currentItem()
-        if item is not None and event.matches(QKeySequence.StandardKey.Delete) and not item.data(0, ROLE_ARTIFACT):
+        if item is not None and event.matches(QKeySequence.StandardKey.Delete) and item.parent() is None:
             self.close_requested.emit(item.data(0, ROLE_KEY))
             return
         super().keyPressEvent(event)
@@ -202,7 +247,7 @@ class Sidebar(QTreeWidget):
         menu = QMenu(self)
         path = (item.data(0, ROLE_ARTIFACT) or {}).get("path") or item.toolTip(0).split("\n")[0]
         menu.addAction("Copy Path", lambda: self._copy(path))
-        if not item.data(0, ROLE_ARTIFACT):
+        if item.parent() is None:
             menu.addAction("Close", lambda: self.close_requested.emit(item.data(0, ROLE_KEY)))
         menu.exec(self.viewport().mapToGlobal(pos))
 

@@ -116,33 +116,33 @@ def test_sidebar_marks_artifacts_with_their_verdict_whenever_it_arrives(qtbot):
     assert onnx.data(0, ROLE_VERDICT) is None
 
 
-def test_artifacts_of_a_second_run_are_labelled_with_their_run(qtbot):
+def test_from_a_second_run_on_each_runs_artifacts_sit_under_a_node_of_their_own(qtbot):
     bar = Sidebar()
     qtbot.addWidget(bar)
     bar.add_source("m", "model.pt2", "/m/model.pt2")
-    bar.add_artifacts("m", [{"kind": "onnx", "variant": "float32", "path": "/o/model/model.onnx"}], run="model")
+    bar.add_artifacts("m", [{"kind": "onnx", "variant": "float32", "path": "/o/model_converted/model.onnx"}],
+                      run="converted")
     source = bar.topLevelItem(0)
-    assert source.child(0).text(0) == "ONNX"
-    bar.add_artifacts("m", [{"kind": "onnx", "variant": "float32", "path": "/o/model-matrix/model.onnx"}],
-                      run="model-matrix")
-    assert [source.child(i).text(0) for i in range(2)] == ["ONNX (model)", "ONNX (model-matrix)"]
-    assert source.child(1).data(0, Qt.ItemDataRole.AccessibleTextRole) == "ONNX (model-matrix)"
+    assert source.childCount() == 1 and source.child(0).text(0) == "ONNX"       # one run: no run nodes
+    bar.add_artifacts("m", [{"kind": "onnx", "variant": "float32", "path": "/o/model_matrix/model.onnx"},
+                            {"kind": "tflite", "variant": "int8", "path": "/o/model_matrix/model_int8.tflite"}],
+                      run="matrix")
+    runs = [source.child(i) for i in range(source.childCount())]
+    assert [r.text(0) for r in runs] == ["converted", "matrix"]
+    assert [[r.child(j).text(0) for j in range(r.childCount())] for r in runs] == [["ONNX"], ["ONNX", "TFLite int8"]]
+    assert runs[1].toolTip(0).startswith("/o/model_matrix")
+    assert len(bar.artifacts_of("m")) == 3
+    bar.set_verdict("m", "/o/model_matrix/model_int8.tflite", {"passed": True, "outputs": []})
+    assert runs[1].child(1).data(0, ROLE_VERDICT) is True
+    assert bar.artifact_item("m", "/o/model_matrix/model_int8.tflite") is runs[1].child(1)
 
 
-def test_convert_panel_shows_every_control_at_the_docks_narrowest(qtbot, tmp_path, monkeypatch):
-    from studio.gui.convert_panel import ConvertPanel
+def test_a_runs_label_is_its_folder_without_the_models_name():
+    from studio.gui.controllers.jobs import run_label
 
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))   # TF.js not set up: its longest label, its set-up button
-    panel = ConvertPanel()
-    qtbot.addWidget(panel)
-    panel.resize(panel.minimumWidth(), 1000)
-    panel.show()
-    qtbot.waitExposed(panel)
-    assert "needs set-up" in panel.target_boxes["tfjs"].text() and panel.tfjs_setup.isVisible()
-    viewport = panel.viewport().width()
-    assert panel.widget().minimumSizeHint().width() <= viewport
-    for widget in (*panel.target_boxes.values(), panel.tfjs_setup, panel.convert_button):
-        assert widget.mapTo(panel.viewport(), QPoint(widget.width(), 0)).x() <= viewport, widget.text()
+    assert run_label("/o/tiny_cnn_matrix", "tiny_cnn") == "matrix"
+    assert run_label("/o/tiny_cnn_converted-2", "tiny_cnn") == "converted-2"
+    assert run_label("/o/elsewhere", "tiny_cnn") == "elsewhere" and run_label("/o/tiny_cnn", "tiny_cnn") == "tiny_cnn"
 
 
 def test_artifact_labels_name_the_kind_and_the_variant():

@@ -19,7 +19,7 @@ from studio.formats import Format
 from studio.gui import layers_data
 from studio.gui.controllers.tab_wiring import button_runs_action, follow_selection
 from studio.gui.job_worker import QueuedJob
-from studio.gui.sidebar import ROLE_ARTIFACT, ROLE_KEY, artifact_label
+from studio.gui.sidebar import artifact_label
 from studio.jobs.events import LayersExplained, StageFinished, StageStarted
 from studio.jobs.protocol import ExplainRequest
 from studio.jobs.record import DONE
@@ -153,14 +153,9 @@ class ExplainController:
     def choose_artifact(self, path: str) -> None:
         """The tab's artifact box: select that artifact in the Models list (which then updates every tab)."""
         sidebar = self.window.sidebar
-        key = sidebar.current_source_key()
-        for i in range(sidebar.topLevelItemCount()):
-            parent = sidebar.topLevelItem(i)
-            for j in range(parent.childCount()):
-                child = parent.child(j)
-                if (child.data(0, ROLE_ARTIFACT) or {}).get("path") == path and child.data(0, ROLE_KEY) == key:
-                    sidebar.setCurrentItem(child)
-                    return
+        item = sidebar.artifact_item(sidebar.current_source_key(), path)
+        if item is not None:
+            sidebar.setCurrentItem(item)
 
     # ------------------------------------------------------------ the job
     def explain(self) -> QueuedJob | None:

@@ -85,7 +85,7 @@ class JobsController:
                 w.selection.sync_convert_panel(state)
         if state is not None and job.kind == "convert" and job.state == DONE:
             out_dir = (job.outcome or {}).get("out_dir", "")
-            w.sidebar.add_artifacts(state.key, job.artifacts, run=Path(out_dir).name if out_dir else "")
+            w.sidebar.add_artifacts(state.key, job.artifacts, run=run_label(out_dir, state.source.stem))
             w.statusBar().showMessage(f"{job.title}: {job.status_text()} — {out_dir}", 10000)
         if job.kind == "versions" and job.state != DONE:
             w.help.versions_failed(job.error or "cancelled")
@@ -179,3 +179,11 @@ class JobsController:
         box.setDefaultButton(QMessageBox.StandardButton.No)
         box.setEscapeButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def run_label(out_dir: str, stem: str) -> str:
+    """What tells a conversion's output folder from the source's other runs: tiny_cnn_matrix -> "matrix",
+    tiny_cnn_converted-2 -> "converted-2" (the model's own name is already on the row above)."""
+    name = Path(out_dir).name if out_dir else ""
+    short = name[len(stem):].lstrip("_-. ") if stem and name.startswith(stem) else name
+    return short or name
