@@ -15,7 +15,7 @@ from studio.artifacts import human_bytes, path_bytes
 from studio.formats import Source
 
 FRAMEWORKS_BYTES = 1_500_000_000
-PER_WEIGHT_BYTE = {"onnx2tf": 14, "auto": 14, "onnx2tf-tf-converter": 60, "onnx-tf": 60}
+PER_WEIGHT_BYTE = {"onnx2tf": 14, "onnx2tf-plain-layernorm": 14, "auto": 14, "onnx2tf-tf-converter": 60, "onnx-tf": 60}
 EXPORT_ONLY = 4   # to ONNX alone: the model, its exported graph and the ONNX proto
 
 

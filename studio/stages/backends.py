@@ -2,8 +2,12 @@
 
 - onnx2tf: onnx2tf 2.x's direct writer (flatbuffer_direct): TFLite straight from its own IR, no TF
   converter; fast and light, keeps the source's tensor names, and writes the SavedModel from the same run.
+- onnx2tf-plain-layernorm: the direct writer with its two LayerNorm-statistics layout passes off (see
+  onnx2tf_fixes): they mislay the scale of a LayerNorm computed by hand over conv features (tf2onnx's
+  export of Keras LayerNormalization, as in ConvNeXtTiny), and LiteRT refuses the file.
 - onnx2tf-tf-converter: onnx2tf's older path through a Keras model and TF's TFLite converter; slower,
-  but it takes some models the direct writer cannot express. The default ("auto") falls back to it.
+  but it takes some models the direct writer cannot express. The default ("auto") falls back to the two
+  others in this order.
 - onnx-tf: archived, detected and reported unavailable with its reason.
 
 Importing this module is cheap and backend_status() never imports TensorFlow: the CLI and the GUI
@@ -28,6 +32,8 @@ import numpy as np
 from studio.errors import StudioError, one_line
 from studio.stages.capture import captured_output, cause_before_warning, cause_from_log, read_log, strip_ansi
 from studio.stages.layouts import CHANNELS_LAST, TfInput
+from studio.stages.onnx2tf_fixes import (LAYERNORM_STATISTICS_PASSES, fixed_kernels, has_layernorm_statistics,
+                                         missing_passes, passes_off)
 
 # Our variant names -> the file suffix onnx2tf gives each TFLite it writes (both of its writers).
 ONNX2TF_SUFFIXES = {
@@ -113,6 +119,10 @@ class OnnxToTfBackend(Protocol):
         """Write a SavedModel and the requested TFLite variants under request.run_dir."""
         ...
 
+    def could_differ(self, model) -> bool:
+        """False when, on this ONNX model, the backend would only repeat an earlier one in the auto chain."""
+        ...
+
 
 def _version(dist: str) -> str:
     try:
@@ -127,11 +137,13 @@ def onnx2tf_name(onnx_name: str) -> str:
 
 
 class Onnx2TfBackend:
-    """onnx2tf with one of its two TFLite writers: "flatbuffer_direct" or "tf_converter"."""
+    """onnx2tf with one of its two TFLite writers: "flatbuffer_direct" or "tf_converter"; passes_off: direct-writer
+    passes to turn off for the conversion (onnx2tf_fixes)."""
 
-    def __init__(self, name: str, tflite_backend: str):
+    def __init__(self, name: str, tflite_backend: str, passes_off: tuple = ()):
         self.name = name
         self.tflite_backend = tflite_backend
+        self.passes_off = passes_off
         self.direct = tflite_backend == "flatbuffer_direct"
         self.moves_to_channels_last = True
         # The TF-converter path needs our Flex-op workarounds; the direct writer lowers Erf & co. itself.
@@ -143,7 +155,11 @@ class Onnx2TfBackend:
         version = _version("onnx2tf")
         if self.direct and not version.startswith("2."):
             return False, f"the direct TFLite writer needs onnx2tf 2.x (found {version})"
-        return True, f"onnx2tf {version} ({self.tflite_backend})"
+        passes = ", its LayerNorm layout passes off" if self.passes_off else ""
+        return True, f"onnx2tf {version} ({self.tflite_backend}{passes})"
+
+    def could_differ(self, model) -> bool:
+        return not self.passes_off or has_layernorm_statistics(model)
 
     def convert(self, request: BackendRequest) -> BackendResult:
         out_dir = request.run_dir / "tf"
@@ -168,10 +184,15 @@ class Onnx2TfBackend:
         from studio.stages.tf_autograph import needs_autograph, onnx2tf_without_autograph
 
         kwargs = self._options(request)
+        if self.passes_off and missing_passes(self.passes_off):
+            raise BackendFailed(f"this onnx2tf lacks the passes {self.name} turns off: "
+                                f"{', '.join(missing_passes(self.passes_off))}")
         watcher = _ProgressWatcher(log_path, request.progress) if request.progress else None
         tracing = contextlib.nullcontext() if autograph else onnx2tf_without_autograph()
+        without = passes_off(self.passes_off) if self.passes_off else contextlib.nullcontext()
+        fixes = fixed_kernels() if self.direct else contextlib.nullcontext()
         try:
-            with captured_output(log_path), tracing:
+            with captured_output(log_path), tracing, without, fixes:
                 if watcher:
                     watcher.start()
                 onnx2tf.convert(input_onnx_file_path=str(request.onnx_path), output_folder_path=str(out_dir),
@@ -352,6 +373,13 @@ def _explain(exc: BaseException, log_path: Path) -> str:
         return f"onnx2tf does not support the ONNX operator {name.rsplit('.', 1)[-1]}"
     where = getattr(exc, "onnx_op_name", None)
     text = one_line(exc, 300)
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if lines and lines[0] == "in user code:":
+        # TF's traced-function error: the frames of onnx2tf's code, then the error on its last line
+        kernel = re.findall(r"in _kernel_(\w+)", str(exc))
+        step = "its SavedModel export" if "saved_model_exporter" in str(exc) else "tracing"
+        return one_line(StudioError(f"{step} failed{f' in its {kernel[-1]} kernel' if kernel else ''}: {lines[-1]}"),
+                        300)
     if where:
         return f"at ONNX node {where}: {text}"
     return cause_from_log(log_path, text) if text == type(exc).__name__ else text
@@ -365,6 +393,9 @@ class OnnxTfBackend:
     pseudo_operators = False
     fuses_gelu = False
     flex_prone = True
+
+    def could_differ(self, model) -> bool:
+        return True
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("onnx_tf") is None:
@@ -424,12 +455,13 @@ def _configure(converter, variant: str, request: BackendRequest) -> None:
 
 BACKENDS: dict[str, OnnxToTfBackend] = {backend.name: backend for backend in (
     Onnx2TfBackend("onnx2tf", "flatbuffer_direct"),
+    Onnx2TfBackend("onnx2tf-plain-layernorm", "flatbuffer_direct", LAYERNORM_STATISTICS_PASSES),
     Onnx2TfBackend("onnx2tf-tf-converter", "tf_converter"),
     OnnxTfBackend(),
 )}
 # "auto": each artifact from the first backend in this chain whose result loads, runs and matches the ONNX.
 AUTO = "auto"
-AUTO_CHAIN = ("onnx2tf", "onnx2tf-tf-converter")
+AUTO_CHAIN = ("onnx2tf", "onnx2tf-plain-layernorm", "onnx2tf-tf-converter")
 DEFAULT_BACKEND = AUTO
 BACKEND_CHOICES = (AUTO, *BACKENDS)
 

@@ -106,6 +106,8 @@ class OnnxToTf:
         from studio.stages.verify import OnnxCheck
 
         check = OnnxCheck(self._input_path(ctx), ctx.signature, ctx.options.seed)
+        if len(chain) > 1:
+            chain = [backend for backend in chain if backend.could_differ(model)]
         wanted = [*(["savedmodel"] if want_savedmodel else []), *variants]
         chosen: dict[str, _Made] = {}
         kept: dict[str, _Made] = {}       # a file that failed the check, kept in case no backend does better

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from studio.errors import without_tensor_dumps
@@ -19,10 +20,11 @@ def test_auto_is_the_default_and_tries_the_direct_writer_first():
     from studio.jobs.protocol import ConvertRequest
 
     assert ConvertRequest(source={}, out_dir="x").options.backend == "auto"
-    assert [b.name for b in backend_chain("auto")] == list(AUTO_CHAIN) == ["onnx2tf", "onnx2tf-tf-converter"]
+    assert [b.name for b in backend_chain("auto")] == list(AUTO_CHAIN) == \
+        ["onnx2tf", "onnx2tf-plain-layernorm", "onnx2tf-tf-converter"]
     assert [b.name for b in backend_chain("onnx2tf-tf-converter")] == ["onnx2tf-tf-converter"]
     status = backend_status()
-    assert list(status)[:3] == ["auto", "onnx2tf", "onnx2tf-tf-converter"]
+    assert list(status)[:4] == ["auto", "onnx2tf", "onnx2tf-plain-layernorm", "onnx2tf-tf-converter"]
     assert status["auto"][0] and "flatbuffer_direct" in status["onnx2tf"][1]
     assert not status["onnx-tf"][0]
     assert BACKENDS["onnx2tf"].flex_prone is False and BACKENDS["onnx2tf-tf-converter"].flex_prone is True
@@ -186,3 +188,115 @@ def test_float16_that_loses_precision_is_kept_without_trying_another_backend(wor
     assert any("off by float16 rounding" in line for line in run.logs)
     assert not any("onnx2tf-tf-converter" in line for line in run.logs)
     assert any("float16 weights cannot hold" in note for note in run.one("tflite", "float16").notes)
+
+
+def keras_layernorm_over_conv_features():
+    """A conv stem and a LayerNormalization over its channels, ConvNeXt-style: tf2onnx exports its statistics by
+    hand, in NCHW, and the direct writer's LayerNorm layout passes then mislay its scale."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    image = keras.Input((16, 16, 3), batch_size=1, name="image")
+    x = keras.layers.Conv2D(8, 4, strides=4)(image)
+    norm = keras.layers.LayerNormalization(epsilon=1e-6)
+    x = norm(x)
+    rng = np.random.default_rng(0)
+    norm.gamma.assign(rng.normal(1.0, 0.3, norm.gamma.shape).astype(np.float32))
+    norm.beta.assign(rng.normal(0.0, 0.3, norm.beta.shape).astype(np.float32))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Dense(16, activation="relu")(x))
+    return keras.Model(image, keras.layers.Dense(4, name="scores")(x))
+
+
+@pytest.mark.slow
+def test_a_layernorm_over_conv_features_comes_from_the_direct_writer_with_its_layernorm_passes_off(tmp_path,
+                                                                                                  work_root):
+    """The direct writer with its passes on cannot write this model (it fails, or LiteRT refuses the file): the
+    float32 TFLite comes from onnx2tf-plain-layernorm, matches Keras, and the TF converter is never tried."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from studio.formats import Format, Source
+    from studio.signature import NHWC, Signature, TensorSpec
+
+    from .conftest import Model, _keras_reference, run_stage
+
+    keras_model = keras_layernorm_over_conv_features()
+    path = tmp_path / "ln.keras"
+    keras_model.save(path)
+    model = Model(Source(path, Format.KERAS), Signature((TensorSpec("image", "float32", (1, 16, 16, 3), NHWC),),
+                                                        (TensorSpec("scores", "float32", (1, 4)),)),
+                  _keras_reference(keras_model))
+    onnx = Path(run_stage("tf->onnx", model, work_root / "ln-onnx").one("onnx").path)
+    run = run_stage("onnx->tf", model, work_root / "ln-tf", input_path=onnx, targets=("tflite",),
+                    variants=("float32",))
+
+    float32 = run.one("tflite")
+    assert float32.backend == "onnx2tf-plain-layernorm", run.logs
+    assert any(line.startswith("onnx2tf") and "trying onnx2tf-plain-layernorm" in line for line in run.logs)
+    assert not any("onnx2tf-tf-converter" in line for line in run.logs)
+    feeds = model.feeds()
+    interpreter = Interpreter(float32.path)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], feeds["image"])
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    (ref,) = model.reference(feeds)
+    assert float(ref.std()) > 0.01 and np.abs(got - ref).max() <= 1e-4 * max(1.0, float(np.abs(ref).max()))
+
+
+def test_the_layernorm_passes_are_onnx2tfs_own_again_after_a_conversion():
+    import importlib
+
+    from studio.stages.onnx2tf_fixes import LAYERNORM_STATISTICS_PASSES, missing_passes, passes_off
+
+    assert missing_passes() == []
+    before = [getattr(importlib.import_module(m), a) for m, a, _ in LAYERNORM_STATISTICS_PASSES]
+    with pytest.raises(ValueError), passes_off():
+        turned_off = [getattr(importlib.import_module(m), a) for m, a, _ in LAYERNORM_STATISTICS_PASSES]
+        assert all(f() == {key: 0} for f, (_, _, key) in zip(turned_off, LAYERNORM_STATISTICS_PASSES))
+        raise ValueError("the conversion failed")
+    assert [getattr(importlib.import_module(m), a) for m, a, _ in LAYERNORM_STATISTICS_PASSES] == before
+
+
+class DilatedDepthwise:
+    """A depthwise conv with a depth multiplier of 2 and dilation 2 (torch Conv2d with groups == in_channels),
+    then a pointwise conv: onnx2tf writes a DEPTHWISE_CONV_2D, which its SavedModel kernel could not run."""
+
+    @staticmethod
+    def build():
+        import torch
+
+        torch.manual_seed(4)
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3, padding=2, dilation=2, groups=3), torch.nn.ReLU(),
+                                   torch.nn.Conv2d(6, 4, 1)).eval()
+
+
+@pytest.mark.slow
+def test_a_depthwise_conv_gets_its_savedmodel_and_tflite_from_the_direct_writer(tmp_path, work_root):
+    """The SavedModel (run in TF) and the TFLite match torch, and neither needed a fallback."""
+    import tensorflow as tf
+    import torch
+
+    from studio.formats import Format, Source
+    from studio.signature import NCHW, Signature, TensorSpec
+
+    from .conftest import Model, _torch_reference, run_stage
+
+    module = DilatedDepthwise.build()
+    example = torch.rand(1, 3, 16, 16)
+    path = tmp_path / "depthwise.pt2"
+    torch.export.save(torch.export.export(module, (example,)), path)
+    model = Model(Source(path, Format.EXPORTED_PROGRAM),
+                  Signature((TensorSpec("x", "float32", (1, 3, 16, 16), NCHW),),
+                            (TensorSpec("output", "float32", (1, 4, 16, 16)),)), _torch_reference(module))
+    onnx = Path(run_stage("torch->onnx", model, work_root / "depthwise-onnx").one("onnx").path)
+    run = run_stage("onnx->tf", model, work_root / "depthwise-tf", input_path=onnx,
+                    targets=("savedmodel", "tflite"), variants=("float32",))
+
+    assert {a.backend for a in run.artifacts} == {"onnx2tf"}, run.logs
+    assert not any("failed" in line for line in run.logs), run.logs
+    feeds = model.feeds()
+    (ref,) = model.reference(feeds)
+    serving = tf.saved_model.load(run.one("savedmodel").path).signatures["serving_default"]
+    [got] = serving(tf.constant(feeds["x"].transpose(0, 2, 3, 1))).values()   # the SavedModel takes NHWC
+    assert float(ref.std()) > 0.01
+    assert np.abs(got.numpy().transpose(0, 3, 1, 2) - ref).max() <= 1e-4

@@ -95,6 +95,8 @@ def test_the_registry_and_backend_status_import_no_framework():
     result = json.loads(out)
     assert result["heavy"] == []
     assert result["status"]["onnx2tf"] == [True, "onnx2tf 2.6.9 (flatbuffer_direct)"]
+    assert result["status"]["onnx2tf-plain-layernorm"] == \
+        [True, "onnx2tf 2.6.9 (flatbuffer_direct, its LayerNorm layout passes off)"]
     assert result["status"]["onnx2tf-tf-converter"] == [True, "onnx2tf 2.6.9 (tf_converter)"]
     assert result["status"]["auto"][0] is True
     available, reason = result["status"]["onnx-tf"]
@@ -104,5 +106,5 @@ def test_the_registry_and_backend_status_import_no_framework():
 def test_an_unknown_backend_is_a_usage_error():
     from studio.stages.backends import get_backend
 
-    with pytest.raises(StudioError, match="unknown backend 'tflite-magic'; choose from auto, onnx2tf, onnx2tf-tf-converter, onnx-tf"):
+    with pytest.raises(StudioError, match="unknown backend 'tflite-magic'; choose from auto, onnx2tf, onnx2tf-plain-layernorm, onnx2tf-tf-converter, onnx-tf"):
         get_backend("tflite-magic")

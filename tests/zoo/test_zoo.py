@@ -208,12 +208,7 @@ def check_backends(report: dict) -> None:
 
 
 # Known failures, each with what happens; not run (each would cost its full timeout of CI time).
-KNOWN_FAILURES = {
-    ("convnext_tiny", "keras"): "the direct writer's float32 TFLite does not prepare in LiteRT: tf2onnx moves each "
-                                "LayerNorm to NCHW, and onnx2tf lays out Mul([1,1,16,16], gamma [1,96,1,1]) as "
-                                "[1,16,16,1] x [1,96,1,1] (\"not broadcastable\"; XNNPACK: \"failed to reshape "
-                                "runtime\"); the TF-converter fallback ran for over 13 minutes at 7+ GB",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _case(name: str, fmt: str):
