@@ -98,10 +98,12 @@ class BackendFailed(Exception):
     calibration_flex_ops names Select-TF ops (FlexErf...) that int8 calibration could not run.
     """
 
-    def __init__(self, message: str, tf_ops: tuple[str, ...] = (), calibration_flex_ops: tuple[str, ...] = ()):
+    def __init__(self, message: str, tf_ops: tuple[str, ...] = (), calibration_flex_ops: tuple[str, ...] = (),
+                 in_savedmodel_export: bool = False):
         super().__init__(message)
         self.tf_ops = tf_ops
         self.calibration_flex_ops = calibration_flex_ops
+        self.in_savedmodel_export = in_savedmodel_export   # the direct writer failed while writing its SavedModel
 
 
 class OnnxToTfBackend(Protocol):
@@ -208,7 +210,7 @@ class Onnx2TfBackend:
             if tf_ops:
                 raise BackendFailed(f"the TFLite converter cannot express TF op {', '.join(tf_ops)} "
                                     f"(neither a builtin nor a Flex op)", tf_ops) from exc
-            raise BackendFailed(_explain(exc, log_path)) from exc
+            raise BackendFailed(_explain(exc, log_path), in_savedmodel_export=_in_savedmodel_export(exc)) from exc
         finally:
             if watcher:
                 watcher.stop()
@@ -236,7 +238,8 @@ class Onnx2TfBackend:
         Logging is at "warn", not non_verbose ("error"): onnx2tf catches a failed quantized variant, prints
         the traceback and a warning and carries on, so at "error" the log would not say why a file is missing.
         onnxsim stays off: the pinned stack has no onnxsim executable, and the stage already writes static
-        shapes into the ONNX it hands over (fix_input_shapes).
+        shapes into the ONNX it hands over (fix_input_shapes). The direct writer skips onnx2tf's node naming
+        (sng4onnx): the stage has named every node already (name_unnamed_nodes).
         """
         keep_nhwc = [i.tf_name for i in request.inputs if i.source_layout in CHANNELS_LAST]
         keep_shape = [i.tf_name for i in request.inputs
@@ -245,6 +248,7 @@ class Onnx2TfBackend:
             verbosity="warn",
             tflite_backend=self.tflite_backend,
             not_use_onnxsim=True,
+            not_use_opname_auto_generate=self.direct,
             output_signaturedefs=True,   # SavedModel / TFLite signatures keep the input and output names
             keep_nwc_or_nhwc_or_ndhwc_input_names=keep_nhwc or None,
             keep_shape_absolutely_input_names=keep_shape or None,
@@ -366,6 +370,12 @@ def _calibration_files(request: BackendRequest) -> list[list]:
     return entries
 
 
+def _in_savedmodel_export(exc: BaseException) -> bool:
+    """The direct writer failed while tracing the SavedModel it makes from its TFLite IR (after the TFLite)."""
+    text = str(exc)
+    return text.lstrip().startswith("in user code:") and "saved_model_exporter" in text
+
+
 def _explain(exc: BaseException, log_path: Path) -> str:
     """onnx2tf's exceptions, in words: an operator it lacks, or where it failed and why."""
     name = getattr(exc, "name", "") or ""
@@ -377,7 +387,7 @@ def _explain(exc: BaseException, log_path: Path) -> str:
     if lines and lines[0] == "in user code:":
         # TF's traced-function error: the frames of onnx2tf's code, then the error on its last line
         kernel = re.findall(r"in _kernel_(\w+)", str(exc))
-        step = "its SavedModel export" if "saved_model_exporter" in str(exc) else "tracing"
+        step = "its SavedModel export" if _in_savedmodel_export(exc) else "tracing"
         return one_line(StudioError(f"{step} failed{f' in its {kernel[-1]} kernel' if kernel else ''}: {lines[-1]}"),
                         300)
     if where:

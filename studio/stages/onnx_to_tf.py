@@ -38,7 +38,7 @@ from studio.stages.base import StageContext
 from studio.stages.flex import flex_ops, tflite_io
 from studio.stages.layouts import TfInput, converted_layout, source_layout
 from studio.stages.onnx_files import (canonical_gelu, dynamic_inputs, fix_input_shapes, fold_shape_arithmetic,
-                                      input_specs_by_onnx_name, save_model)
+                                      input_specs_by_onnx_name, name_unnamed_nodes, save_model)
 
 # Select-TF op -> the onnx2tf pseudo-operator that avoids it. onnx2tf's Python API wants these names in
 # lower case (its CLI lower-cases them; "Erf" is silently ignored). "gelu" is deliberately absent: it
@@ -91,6 +91,7 @@ class OnnxToTf:
             model = fold_shape_arithmetic(model)
             folded = shape_ops - sum(node.op_type == "Shape" for node in model.graph.node)
             ctx.log(f"{folded} of {shape_ops} Shape ops, and the arithmetic on them, folded into constants")
+        name_unnamed_nodes(model)   # so that onnx2tf need not (Onnx2TfBackend._options)
         runs = ctx.work_dir / ".backend-runs"
         ctx = replace(ctx, progress=_forward_only(ctx.progress))   # several runs share one bar
         try:
@@ -175,7 +176,7 @@ class OnnxToTf:
         if backend.flex_prone:
             results = [self._convert_with_workarounds(job, model, variants)]
         else:
-            results = self._convert_isolating_int8(job, model, variants)
+            results = self._convert_tflite_if_savedmodel_fails(job, model, variants)
         made: dict[str, _Made] = {}
         for result in results:
             if result.savedmodel is not None and "savedmodel" in todo:
@@ -186,19 +187,33 @@ class OnnxToTf:
                     made[variant] = _Made(path, backend.name, inputs, list(result.notes), flex, result.correspondence)
         return made
 
-    def _convert_isolating_int8(self, job: "_BackendJob", model: Any, variants: tuple[str, ...]) -> list[BackendResult]:
+    def _convert_tflite_if_savedmodel_fails(self, job: "_BackendJob", model: Any, variants: tuple[str, ...]
+                                            ) -> list[BackendResult]:
+        """The direct writer writes its SavedModel last, from the same IR, and a failure there loses the run:
+        then the TFLite files again, without the SavedModel, which is left to the next backend."""
+        try:
+            return self._convert_isolating_int8(job, model, variants)
+        except StageError as exc:
+            if not (getattr(exc, "in_savedmodel_export", False) and job.savedmodel and variants):
+                raise
+            job.ctx.log(f"{job.backend.name} failed to write its SavedModel ({exc.cause}); "
+                        f"converting {', '.join(variants)} without it")
+        return self._convert_isolating_int8(replace(job, savedmodel=False), model, variants, "run-tflite-only")
+
+    def _convert_isolating_int8(self, job: "_BackendJob", model: Any, variants: tuple[str, ...], tag: str = "run"
+                                ) -> list[BackendResult]:
         """One run; when it fails with full int8 among others, the others and int8 apart, so a failing int8
         calibration does not cost the float variants (the direct writer stops at its first error)."""
         try:
-            return [job.convert(model, "run", variants)]
+            return [job.convert(model, tag, variants)]
         except StageError:
             if "int8" not in variants or (variants == ("int8",) and not job.savedmodel):
                 raise
         job.ctx.log(f"{job.backend.name} failed with int8 among the variants; converting int8 on its own")
         rest = tuple(v for v in variants if v != "int8")
-        results = [job.convert(model, "run-without-int8", rest or ("float32",))] if rest or job.savedmodel else []
+        results = [job.convert(model, f"{tag}-without-int8", rest or ("float32",))] if rest or job.savedmodel else []
         try:
-            results.append(job.convert(model, "run-int8", ("int8",), savedmodel=False))
+            results.append(job.convert(model, f"{tag}-int8", ("int8",), savedmodel=False))
         except StageError as exc:
             job.ctx.log(f"{job.backend.name} int8: {exc.cause}")
         return results
@@ -427,6 +442,7 @@ class _BackendJob:
             error = StageError("onnx->tf", failing_node(model, log_path, str(exc)))
             error.tf_ops = exc.tf_ops   # lets the caller retry with replacements for them
             error.calibration_flex_ops = exc.calibration_flex_ops   # int8 calibration could not run these
+            error.in_savedmodel_export = exc.in_savedmodel_export
             error.details = log_tail(log_path)
             raise error from None
         result.pseudo_ops = pseudo

@@ -300,3 +300,34 @@ def test_a_depthwise_conv_gets_its_savedmodel_and_tflite_from_the_direct_writer(
     [got] = serving(tf.constant(feeds["x"].transpose(0, 2, 3, 1))).values()   # the SavedModel takes NHWC
     assert float(ref.std()) > 0.01
     assert np.abs(got.numpy().transpose(0, 3, 1, 2) - ref).max() <= 1e-4
+
+
+@pytest.mark.slow
+def test_when_only_the_direct_writers_savedmodel_fails_its_tflite_is_kept(tmp_path, work_root, monkeypatch):
+    """onnx2tf's own depthwise SavedModel kernel (the fix turned off) fails after the TFLite is written: the
+    TFLite still comes from the direct writer, and only the SavedModel from the next backend."""
+    import contextlib
+
+    import torch
+
+    from studio.formats import Format, Source
+    from studio.signature import NCHW, Signature, TensorSpec
+    from studio.stages import backends
+
+    from .conftest import Model, _torch_reference, run_stage
+
+    monkeypatch.setattr(backends, "fixed_kernels", contextlib.nullcontext)
+    module = DilatedDepthwise.build()
+    path = tmp_path / "depthwise.pt2"
+    torch.export.save(torch.export.export(module, (torch.rand(1, 3, 16, 16),)), path)
+    model = Model(Source(path, Format.EXPORTED_PROGRAM),
+                  Signature((TensorSpec("x", "float32", (1, 3, 16, 16), NCHW),),
+                            (TensorSpec("output", "float32", (1, 4, 16, 16)),)), _torch_reference(module))
+    onnx = Path(run_stage("torch->onnx", model, work_root / "depthwise-unfixed-onnx").one("onnx").path)
+    run = run_stage("onnx->tf", model, work_root / "depthwise-unfixed-tf", input_path=onnx,
+                    targets=("savedmodel", "tflite"), variants=("float32", "float16"))
+
+    backends_made = {a.variant if a.kind == "tflite" else a.kind: a.backend for a in run.artifacts}
+    assert backends_made == {"float32": "onnx2tf", "float16": "onnx2tf", "savedmodel": "onnx2tf-tf-converter"}
+    assert any("onnx2tf failed to write its SavedModel (its SavedModel export failed in its depthwise_conv2d "
+               "kernel: ValueError: `input.shape.rank` must be at least 5" in line for line in run.logs), run.logs

@@ -273,3 +273,27 @@ def test_shape_arithmetic_becomes_constant_once_the_inputs_are_static():
     x = np.arange(15, dtype=np.float32).reshape(1, 3, 5)
     (y,) = ort.InferenceSession(folded.SerializeToString()).run(None, {"x": x})
     assert np.array_equal(y, x.reshape(1, 15))
+
+
+def test_unnamed_nodes_get_names_of_their_own_and_named_ones_keep_theirs():
+    """onnx2tf's own naming pass is skipped on the stage's copy, so the stage names what has no name, including
+    the nodes inside an If's branches, without reusing a name the graph already has."""
+    from onnx import TensorProto, helper
+
+    from studio.stages.onnx_files import name_unnamed_nodes
+
+    then = helper.make_graph([helper.make_node("Relu", ["x"], ["t"])], "then", [],
+                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1])])
+    other = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, [1])])
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="Relu_0"), helper.make_node("Relu", ["a"], ["b"]),
+             helper.make_node("Greater", ["b", "x"], ["c"]),
+             helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph)
+
+    assert name_unnamed_nodes(model) == 5
+    names = [n.name for n in model.graph.node] + [n.name for a in model.graph.node[3].attribute for n in a.g.node]
+    assert names[0] == "Relu_0" and all(names) and len(set(names)) == len(names) == 6
+    assert name_unnamed_nodes(model) == 0
