@@ -93,6 +93,7 @@ class OnnxGraph:
                                              fx.group(1) if fx else None, name in self.outputs))
         self.by_name = {v.name: v for v in self.values}
         self.by_node_output = {(v.node, v.output_index): v for v in self.values}
+        self.twin_of = _twins(graph, shapes)
 
     @classmethod
     def load(cls, path: str | Path, input_shapes: dict[str, Shape] | None = None) -> "OnnxGraph":
@@ -116,6 +117,74 @@ class OnnxGraph:
             if name not in known:
                 known[name] = combine(name, [known.get(i) for i in self.edges[name]])
         return known
+
+
+_RANDOM_OPS = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
+                         "Bernoulli", "Dropout"})
+
+
+def _twins(graph, shapes: dict[str, Shape | bool]) -> dict[str, str]:
+    """Node output -> the earlier output it necessarily equals: the same op with the same attributes, on the same
+    inputs (constants count as the same when their contents are; twins count as the same value). Converters
+    compute such values once (the four corner gathers of a bilinear upsampling from a 1x1 map, whose index
+    tensors all come out 0), so a twin has no record of its own in onnx2tf's correspondence report."""
+    constants = {name: ("const", value.dtype.str, value.shape, value.tobytes())
+                 for name, value in _small_constants(graph, shapes).items()}
+    canonical: dict[str, object] = {}
+    first: dict[tuple, list[str]] = {}
+    twins: dict[str, str] = {}
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx") or node.op_type in _RANDOM_OPS or node.output[0] in constants \
+                or any(attr.g.node or attr.graphs for attr in node.attribute):
+            continue   # not a function of its inputs (a custom op may not be either); a subgraph is not compared
+        key = (node.op_type, tuple(constants.get(i) or canonical.get(i, i) for i in node.input),
+               tuple(sorted(attr.SerializeToString() for attr in node.attribute)))
+        earlier = first.setdefault(key, list(node.output))
+        for mine, theirs in zip(node.output, earlier):
+            if mine and theirs and mine != theirs:
+                twins[mine] = theirs
+                canonical[mine] = canonical.get(theirs, theirs)
+    return twins
+
+
+def _small_constants(graph, shapes: dict[str, Shape | bool], limit: int = 4096) -> dict[str, np.ndarray]:
+    """The values of the graph's small constants (at most `limit` elements: indices, shapes, scalars): its
+    initializers, the Shape of every value whose shape is static, and what nodes compute from those alone,
+    evaluated with onnx's reference evaluator. Best effort: none of the computed ones if it cannot run them."""
+    from onnx import helper, numpy_helper
+
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer
+              if not t.external_data and np.prod(t.dims, dtype=np.int64) <= limit}
+    constant = set(values) | {""}
+    nodes, wanted = [], []
+    for node in graph.node:
+        shape = shapes.get(node.input[0]) if node.input else None
+        if node.op_type == "Shape" and isinstance(shape, tuple):
+            attrs = {a.name: a.i for a in node.attribute}
+            values[node.output[0]] = np.array(shape[attrs.get("start", 0):attrs.get("end", len(shape))], np.int64)
+            constant.add(node.output[0])
+            continue
+        if node.op_type in _RANDOM_OPS or node.domain not in ("", "ai.onnx") or \
+                any(attr.g.node or attr.graphs for attr in node.attribute) or not set(node.input) <= constant:
+            continue
+        nodes.append(node)
+        constant.update(node.output)
+        wanted.extend(o for o in node.output if o)
+    if not nodes:
+        return values
+    try:
+        from onnx.reference import ReferenceEvaluator
+
+        used = {i for node in nodes for i in node.input}
+        model = helper.make_model(helper.make_graph(
+            nodes, "constants", [], [helper.make_empty_tensor_value_info(o) for o in wanted],
+            [numpy_helper.from_array(values[name], name) for name in used if name in values]))
+        computed = dict(zip(wanted, ReferenceEvaluator(model).run(None, {})))
+    except Exception:
+        return values
+    values.update({name: np.asarray(v) for name, v in computed.items()
+                   if isinstance(v, np.ndarray) and v.size <= limit})
+    return values
 
 
 def _shapes(model, input_shapes: dict[str, Shape]) -> dict[str, Shape | bool]:
@@ -543,6 +612,13 @@ def pair_tflite(graph: OnnxGraph, tensors: dict[str, TfliteTensor], records: lis
     if inferred:
         side.notes.append(f"{inferred} ONNX value(s) the correspondence report could not resolve were paired with "
                           f"the TFLite tensor onnx2tf names after their node (<node>_output_nhwc)")
+    for value in graph.values:   # a value onnx2tf computed once with its twin is compared where the twin is
+        twin = graph.twin_of.get(value.name)
+        if value.name in reasons and twin in resolved:
+            at = side.covered.get(twin, twin)   # the twin's row: its own, or its fused chain's
+            side.covered[value.name] = at
+            reasons[value.name] = f"identical to {twin} (the same op on the same inputs), which the converter " \
+                                  f"computes once: compared at {at}"
     for name, source in _input_layout_changes(graph).items():
         if name in reasons:   # tf2onnx's NHWC -> NCHW transpose of an input the TFLite takes in NHWC as it is
             side.covered[name] = source

@@ -463,3 +463,32 @@ def test_the_first_divergent_layer_is_the_earliest_failing_row_with_nothing_fail
     report.variant = "float32"
     finish(report, hub, top=10)
     assert report.growth == []
+
+
+def test_values_a_converter_would_compute_once_are_twins():
+    """Twins: the same op and attributes on the same inputs, where index tensors computed differently from a static
+    shape count as the same when their contents are (a bilinear upsampling of a 1x1 map gathers index 0 four
+    times). A different attribute, a different constant, or a random op is no twin."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from studio.explain.layer_map import OnnxGraph
+
+    def gather(name, index, axis=2):
+        return helper.make_node("Gather", ["x", index], [name], axis=axis)
+
+    nodes = [helper.make_node("Shape", ["x"], ["shape"], start=2, end=3),          # [1]
+             helper.make_node("Sub", ["shape", "one"], ["index_a"]),                # [0]
+             helper.make_node("Mul", ["shape", "zero"], ["index_b"]),               # [0]
+             gather("g1", "index_a"), gather("g2", "index_b"), gather("g3", "zero"),
+             gather("g4", "index_a", axis=3), gather("g5", "one"),
+             helper.make_node("Relu", ["g2"], ["r2"]), helper.make_node("Relu", ["g1"], ["r1"]),
+             helper.make_node("RandomNormalLike", ["x"], ["n1"]), helper.make_node("RandomNormalLike", ["x"], ["n2"]),
+             helper.make_node("Sum", ["r1", "r2", "g3", "g4", "g5", "n1", "n2"], ["y"])]
+    consts = [numpy_helper.from_array(np.array([1], np.int64), "one"),
+              numpy_helper.from_array(np.array([0], np.int64), "zero")]
+    graph = helper.make_graph(nodes, "twins", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+    twins = OnnxGraph(Path("twins.onnx"), model).twin_of
+    assert twins == {"g2": "g1", "g3": "g1", "r1": "r2"}

@@ -263,8 +263,6 @@ MIN_PAIRED = 0.95
 PAIRING_GAPS = {
     ("mobilenet_v2", "savedmodel"): "a SavedModel gives its outputs only (0.7%)",
     ("swin", "torchscript"): "source 0.5%: TS2EP's program carries no names the exporter keeps",
-    ("deeplab_aspp", "torchscript"): "TFLite 85.3%: the bilinear upsamplings' values have no record in "
-                                     "onnx2tf's correspondence report",
 }
 
 
