@@ -23,7 +23,7 @@ from studio.errors import StageError, StudioError, one_line
 from studio.formats import Format, Source
 from studio.jobs.events import (ArtifactWritten, Compared, Converted, Event, InputsChosen, JobStarted,
                                 LatencyMeasured, Log, Progress, StageFinished, StageStarted)
-from studio.jobs.protocol import CompareRequest, ConvertRequest
+from studio.jobs.protocol import CompareRequest, ConvertRequest, staging_name
 from studio.jobs.record import JobRecord
 from studio.options import ConvertOptions, InputOptions
 from studio.report import write_json_atomic
@@ -173,7 +173,7 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
     out = Path(req.out_dir).resolve()
     check_output(out, req.force, source, options)
     report_name, logs_name = record_names(source, options)
-    staging = Path(req.staging_dir) if req.staging_dir else out.parent / f".{out.name}.studio-tmp-inprocess"
+    staging = Path(req.staging_dir) if req.staging_dir else out.parent / staging_name(str(out), "inprocess")
     final_dir = staging / "out"
     final_dir.mkdir(parents=True, exist_ok=True)
     stages = plan(source.format, tuple(options.targets))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from studio.options import CompareOptions, ConvertOptions, ExplainOptions
@@ -16,6 +17,13 @@ from studio.options import CompareOptions, ConvertOptions, ExplainOptions
 
 def new_job_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def staging_name(out_dir: str, tag: str) -> str:
+    """The hidden folder a convert job writes in until it succeeds, beside its output (so the final move is a
+    rename): `.<out>.studio-tmp-<tag>`. Every executor spells it this way, so leftovers are recognisable."""
+    return f".{PurePath(out_dir).name}.studio-tmp-{tag}"
+
 
 @dataclass
 class ConvertRequest:

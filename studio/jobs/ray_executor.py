@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from studio.errors import StudioError, one_line
 from studio.jobs.events import Event, Failed, Finished, event_from_json
-from studio.jobs.protocol import request_from_json, request_to_json
+from studio.jobs.protocol import request_from_json, request_to_json, staging_name
 from studio.jobs.record import JobRecord
 
 RAY_VERSION = "2.60.0"
@@ -251,8 +251,9 @@ def _remove_staging_on_cluster(ray: Any, request: Any) -> None:
 # ---------------------------------------------------------------- the task (runs in a Ray worker)
 
 def _staging_prefix(out_dir: str, job_id: str) -> str:
-    """runner.staging_dir_for's hidden folder name, with the job's id so the driver can find it after a crash."""
-    return f".{Path(out_dir).name}.studio-tmp-{job_id}-"
+    """The staging folder's name (protocol.staging_name) up to a random part, with the job's id first, so that
+    the driver can find it after a crash."""
+    return staging_name(out_dir, f"{job_id}-")
 
 
 def _remove_staging(request: Any) -> None:

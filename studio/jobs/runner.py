@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 from studio.errors import StudioError
 from studio.jobs.launch import worker_command, worker_env
 from studio.jobs.events import Event, Failed, Finished, Log, event_from_json
-from studio.jobs.protocol import request_to_json
+from studio.jobs.protocol import request_to_json, staging_name
 
 CANCELLED_EXIT = 130
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -38,7 +38,7 @@ def staging_dir_for(out_dir: str | Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StudioError(f"{out.parent}: cannot make the output's folder ({exc.strerror})") from exc
-    return out.parent / f".{out.name}.studio-tmp-{uuid.uuid4().hex[:12]}"
+    return out.parent / staging_name(str(out), uuid.uuid4().hex[:12])
 
 
 def describe_exit(returncode: int) -> str:
