@@ -17,6 +17,28 @@ TFJS_VARIANTS = {"float32": "float32", "float16": "float16", "dynamic_int8": "ui
 TFJS_TOLERANCES = {"float32": "float32", "float16": "float16", "uint8": "dynamic_int8"}
 
 
+def artifact_name(stem: str, kind: str, variant: str = "float32") -> str:
+    """The one way the stages name what they write in the output folder (and --serving's check reads):
+    <stem>.onnx, <stem>_savedmodel, <stem>_<variant>.tflite, <stem>_tfjs_<TF.js variant>."""
+    if kind == "onnx":
+        return f"{stem}.onnx"
+    if kind == "savedmodel":
+        return f"{stem}_savedmodel"
+    if kind == "tflite":
+        return f"{stem}_{variant}.tflite"
+    if kind == "tfjs":
+        return f"{stem}_tfjs_{variant}"
+    raise ValueError(f"no artifact kind {kind!r}")
+
+
+CORRESPONDENCE_SUFFIX = ".tensor_correspondence.json"   # onnx2tf's ONNX -> TFLite tensor map, kept by a TFLite
+
+
+def correspondence_name(tflite_name: str) -> str:
+    """The file beside a TFLite that keeps its tensor correspondence report: <stem>_<variant>.tensor_correspondence.json."""
+    return Path(tflite_name).stem + CORRESPONDENCE_SUFFIX
+
+
 def display_name(path: str | Path) -> str:
     """An artifact's short name on screen: its file name, or <name>/<version> for a SavedModel laid out for TF
     Serving (--serving), whose own folder is only a version number."""

@@ -82,18 +82,20 @@ def serving_writes(source: Source, options: ConvertOptions) -> list[Path]:
     """What a --serving job may write into out, relative to it: the version folder, then its other targets' files and
     its record at the top level. Named as the stages name them; a superset (a variant may not be made): the early
     check's list. The final move (_move_into_place) checks what the job did make."""
-    from studio.artifacts import VARIANTS
+    from studio.artifacts import VARIANTS, artifact_name, correspondence_name
     from studio.stages.tfjs import tfjs_variants
 
     stem = source.stem
     names: list[str] = []
     if "onnx" in options.targets and source.format is not Format.ONNX:
-        names += [f"{stem}.onnx", f"{stem}.onnx.data", f"{stem}.data"]   # a model over 2 GB keeps its weights beside it
+        onnx = artifact_name(stem, "onnx")
+        names += [onnx, f"{onnx}.data", f"{stem}.data"]   # a model over 2 GB keeps its weights beside it
     if "tflite" in options.targets:
         for variant in (v for v in VARIANTS if v in options.variants):
-            names += [f"{stem}_{variant}.tflite", f"{stem}_{variant}.tensor_correspondence.json"]
+            tflite = artifact_name(stem, "tflite", variant)
+            names += [tflite, correspondence_name(tflite)]
     if "tfjs" in options.targets:
-        names += [f"{stem}_tfjs_{variant}" for variant in tfjs_variants(options.variants)]
+        names += [artifact_name(stem, "tfjs", variant) for variant in tfjs_variants(options.variants)]
     return [serving_folder(source, options), *map(Path, names), *map(Path, record_names(source, options))]
 
 

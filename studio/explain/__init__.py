@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from studio.artifacts import CORRESPONDENCE_SUFFIX, correspondence_name
 from studio.errors import StudioError, one_line
 from studio.explain.diagnosis import diagnose_float16
 from studio.explain.samples import SampleKeeper
@@ -33,7 +34,6 @@ from studio.signature import Signature
 __all__ = ["explain_artifact", "LayerReport", "LayerRow", "model_explorer_json", "MIN_PAIRED"]
 
 MIN_PAIRED = 0.5          # an artifact pairing fewer of the ONNX values than this is not from this source
-CORRESPONDENCE_SUFFIX = ".tensor_correspondence.json"
 
 
 def explain_artifact(source: Source, artifact: Path, *, onnx_path: Path, feeds: dict[str, np.ndarray],
@@ -270,7 +270,7 @@ def _correspondence(artifact: Path, taps: Any, given: Path | None) -> tuple[Path
     if given is not None:
         records = _records(Path(given))
         return Path(given), records, ""
-    own = artifact.with_name(artifact.stem + CORRESPONDENCE_SUFFIX)
+    own = artifact.with_name(correspondence_name(artifact.name))
     if own.is_file():
         return own, _records(own), ""
     for other in sorted(artifact.parent.glob("*" + CORRESPONDENCE_SUFFIX)):

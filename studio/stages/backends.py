@@ -51,7 +51,7 @@ ONNX2TF_FAILURE_WARNINGS = {
 # What onnx2tf writes besides the SavedModel's own files (the direct writer also copies its TFLite schema).
 _NOT_SAVEDMODEL = (".tflite", ".json", ".h5", ".keras", ".npy", ".onnx", ".pb.txt", ".fbs", ".py")
 # The direct writer's map from each ONNX tensor to the TFLite tensor that holds it (kept for per-layer diffs).
-CORRESPONDENCE_SUFFIX = "_tensor_correspondence_report.json"
+ONNX2TF_CORRESPONDENCE_SUFFIX = "_tensor_correspondence_report.json"
 
 
 @dataclass
@@ -274,7 +274,7 @@ class Onnx2TfBackend:
             if not path.is_file():
                 raise _missing_variant(variant, log_path)
             result.tflite[variant] = path
-        report = out_dir / f"{stem}{CORRESPONDENCE_SUFFIX}"
+        report = out_dir / f"{stem}{ONNX2TF_CORRESPONDENCE_SUFFIX}"
         if report.is_file():
             result.correspondence = request.run_dir / report.name
             shutil.move(str(report), result.correspondence)

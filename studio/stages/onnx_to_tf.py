@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from studio.artifacts import VARIANTS, Artifact, path_bytes
+from studio.artifacts import VARIANTS, Artifact, artifact_name, correspondence_name, path_bytes
 from studio.errors import StageError, StudioError
 from studio.stages import calibration
 from studio.stages.backends import (AUTO, BACKEND_CHOICES, BackendFailed, BackendRequest, BackendResult,
@@ -312,12 +312,12 @@ class OnnxToTf:
         for what in wanted:
             item = chosen[what]
             kind, variant = ("savedmodel", "float32") if what == "savedmodel" else ("tflite", what)
-            target = ctx.work_dir / (f"{stem}_savedmodel" if kind == "savedmodel" else f"{stem}_{variant}.tflite")
+            target = ctx.work_dir / artifact_name(stem, kind, variant)
             shutil.move(str(item.path), target)
             extras = {}
             if kind == "tflite" and item.correspondence is not None and item.correspondence.is_file():
                 # one report per onnx2tf run, whose files share their tensor names: each TFLite gets its copy
-                report = ctx.work_dir / f"{stem}_{variant}.tensor_correspondence.json"
+                report = ctx.work_dir / correspondence_name(target.name)
                 shutil.copyfile(item.correspondence, report)
                 extras["tensor_correspondence"] = str(report)
             artifact = Artifact(kind=kind, variant=variant, path=str(target), bytes=path_bytes(target),

@@ -14,7 +14,7 @@ import traceback
 from typing import Any, ContextManager
 from unittest import mock
 
-from studio.artifacts import Artifact
+from studio.artifacts import Artifact, artifact_name
 from studio.errors import StageError, one_line
 from studio.formats import Format
 from studio.stages.base import StageContext
@@ -69,7 +69,7 @@ class TfToOnnx:
         missing = unknown_operators(proto)
         if missing:
             raise StageError(self.name, f"tf2onnx could not translate {', '.join(missing)} into ONNX")
-        target = ctx.work_dir / f"{ctx.source.stem}.onnx"
+        target = ctx.work_dir / artifact_name(ctx.source.stem, "onnx")
         save_model(proto, target)
         ctx.log(f"converted with tf2onnx ({route}), opset {opset}, in {time.perf_counter() - t0:.1f} s")
         ctx.progress(1.0, "ONNX written")

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from studio.artifacts import TFJS_VARIANTS, Artifact, path_bytes
+from studio.artifacts import TFJS_VARIANTS, Artifact, artifact_name, path_bytes
 from studio.errors import StageError
 from studio.formats import Format
 from studio.stages.base import StageContext
@@ -37,7 +37,7 @@ class SavedModelToTfjs:
             raise StageError(self.name, problem)
         savedmodel, layout = self._savedmodel(ctx)
         variants = tfjs_variants(ctx.options.variants, ctx.log)
-        outputs = {v: ctx.work_dir / f"{ctx.source.stem}_tfjs_{v}" for v in variants}
+        outputs = {v: ctx.work_dir / artifact_name(ctx.source.stem, "tfjs", v) for v in variants}
         log_path = (ctx.log_dir or ctx.work_dir) / "tfjs-converter.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         job_file, result_file = ctx.work_dir / "tfjs-job.json", ctx.work_dir / "tfjs-result.json"

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from studio.artifacts import Artifact
+from studio.artifacts import Artifact, artifact_name
 from studio.errors import StageError, StudioError, script_error_line
 from studio.formats import Format
 from studio.signature import Signature
@@ -102,7 +102,7 @@ class TorchToOnnx:
                                         f"{_run_failure(exc)} (set a dtype with --input-shape NAME=1,16:int64)"
                              ) from exc
         names = output_names(ctx.signature, keys)
-        target = ctx.work_dir / f"{ctx.source.stem}.onnx"
+        target = ctx.work_dir / artifact_name(ctx.source.stem, "onnx")
         export = dict(input_names=[s.name for s in ctx.signature.inputs], output_names=names, opset_version=opset,
                       external_data=_parameter_bytes(module) >= EXTERNAL_DATA_THRESHOLD)
         log_path = (ctx.log_dir or ctx.work_dir) / "torch_onnx.log"
