@@ -35,7 +35,8 @@ CORRESPONDENCE_SUFFIX = ".tensor_correspondence.json"   # onnx2tf's ONNX -> TFLi
 
 
 def correspondence_name(tflite_name: str) -> str:
-    """The file beside a TFLite that keeps its tensor correspondence report: <stem>_<variant>.tensor_correspondence.json."""
+    """The file beside a TFLite that keeps its tensor correspondence report:
+    <stem>_<variant>.tensor_correspondence.json."""
     return Path(tflite_name).stem + CORRESPONDENCE_SUFFIX
 
 

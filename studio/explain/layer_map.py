@@ -123,6 +123,13 @@ _RANDOM_OPS = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "R
                          "Bernoulli", "Dropout"})
 
 
+def _pure(node) -> bool:
+    """The node's outputs are a function of its inputs alone: a standard op, not random, without subgraphs
+    (a custom op may not be one either)."""
+    return node.domain in ("", "ai.onnx") and node.op_type not in _RANDOM_OPS \
+        and not any(attr.g.node or attr.graphs for attr in node.attribute)
+
+
 def _twins(graph, shapes: dict[str, Shape | bool]) -> dict[str, str]:
     """Node output -> the earlier output it necessarily equals: the same op with the same attributes, on the same
     inputs (constants count as the same when their contents are; twins count as the same value). Converters
@@ -134,9 +141,8 @@ def _twins(graph, shapes: dict[str, Shape | bool]) -> dict[str, str]:
     first: dict[tuple, list[str]] = {}
     twins: dict[str, str] = {}
     for node in graph.node:
-        if node.domain not in ("", "ai.onnx") or node.op_type in _RANDOM_OPS or node.output[0] in constants \
-                or any(attr.g.node or attr.graphs for attr in node.attribute):
-            continue   # not a function of its inputs (a custom op may not be either); a subgraph is not compared
+        if not _pure(node) or node.output[0] in constants:
+            continue
         key = (node.op_type, tuple(constants.get(i) or canonical.get(i, i) for i in node.input),
                tuple(sorted(attr.SerializeToString() for attr in node.attribute)))
         earlier = first.setdefault(key, list(node.output))
@@ -164,8 +170,7 @@ def _small_constants(graph, shapes: dict[str, Shape | bool], limit: int = 4096) 
             values[node.output[0]] = np.array(shape[attrs.get("start", 0):attrs.get("end", len(shape))], np.int64)
             constant.add(node.output[0])
             continue
-        if node.op_type in _RANDOM_OPS or node.domain not in ("", "ai.onnx") or \
-                any(attr.g.node or attr.graphs for attr in node.attribute) or not set(node.input) <= constant:
+        if not _pure(node) or not set(node.input) <= constant:
             continue
         nodes.append(node)
         constant.update(node.output)

@@ -186,9 +186,9 @@ class Onnx2TfBackend:
         from studio.stages.tf_autograph import needs_autograph, onnx2tf_without_autograph
 
         kwargs = self._options(request)
-        if self.passes_off and missing_passes(self.passes_off):
-            raise BackendFailed(f"this onnx2tf lacks the passes {self.name} turns off: "
-                                f"{', '.join(missing_passes(self.passes_off))}")
+        missing = missing_passes(self.passes_off) if self.passes_off else []
+        if missing:
+            raise BackendFailed(f"this onnx2tf lacks the passes {self.name} turns off: {', '.join(missing)}")
         watcher = _ProgressWatcher(log_path, request.progress) if request.progress else None
         tracing = contextlib.nullcontext() if autograph else onnx2tf_without_autograph()
         without = passes_off(self.passes_off) if self.passes_off else contextlib.nullcontext()

@@ -103,9 +103,10 @@ def _depthwise_conv2d(executor, op, env) -> None:
     channels = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
     w = tf.reshape(w, [tf.shape(w)[1], tf.shape(w)[2], channels, -1])
     options = op.options
-    y = tf.nn.depthwise_conv2d(x, w, strides=[1, int(options.get("strideH", 1)), int(options.get("strideW", 1)), 1],
-                               padding=str(options.get("padding", "SAME")).upper(),
-                               dilations=[int(options.get("dilationHFactor", 1)), int(options.get("dilationWFactor", 1))])
+    strides = [1, int(options.get("strideH", 1)), int(options.get("strideW", 1)), 1]
+    dilations = [int(options.get("dilationHFactor", 1)), int(options.get("dilationWFactor", 1))]   # two, as TF takes
+    y = tf.nn.depthwise_conv2d(x, w, strides=strides, padding=str(options.get("padding", "SAME")).upper(),
+                               dilations=dilations)
     if b is not None:
         y = tf.nn.bias_add(y, b)
     executor._assign_outputs(op, [_apply_fused_activation(y, str(options.get("fusedActivationFunction", "NONE")))],
