@@ -197,10 +197,13 @@ def _ts2ep(module: Any, args: tuple, log_path: Path) -> Any:
     from torch._export.converter import TS2EPConverter
 
     from studio.stages.torch_decompositions import decompose_fused_ops
+    from studio.stages.torchscript_sizes import sizes_as_ints
 
     with captured_output(log_path), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return decompose_fused_ops(TS2EPConverter(module, args).convert())
+        converter = TS2EPConverter(module, args)
+        sizes_as_ints(converter.ts_graph)
+        return decompose_fused_ops(converter.convert())
 
 
 # Where torch's messages stop saying why and start dumping graphs, tensors or advice.

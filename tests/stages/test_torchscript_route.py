@@ -66,6 +66,64 @@ def test_traced_vit_goes_through_ts2ep_where_the_torchscript_exporter_fails(tmp_
         assert np.abs(got - want).max() <= 1e-5
 
 
+def _window_mixer():
+    """Swin-style: a [B, H, W, C] map split into 4x4 windows by a 6-D view whose sizes are computed from the
+    input's shape (H // 4), attention inside each window, the windows put back the same way, then rolled."""
+    import torch
+    from torch import nn
+
+    class WindowMixer(nn.Module):
+        def __init__(self, dim: int = 8, window: int = 4):
+            super().__init__()
+            self.window, self.qkv, self.proj = window, nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+
+        def forward(self, x):
+            b, h, w, c = x.shape
+            ws = self.window
+            windows = x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws * ws, c)
+            q, k, v = self.qkv(windows).chunk(3, dim=-1)
+            mixed = self.proj((q @ k.transpose(1, 2) * c ** -0.5).softmax(-1) @ v)
+            count = mixed.shape[0] // ((h // ws) * (w // ws))
+            mixed = mixed.view(count, h // ws, w // ws, ws, ws, -1).permute(0, 1, 3, 2, 4, 5).contiguous()
+            return torch.roll(mixed.view(b, h, w, -1), shifts=(2, 2), dims=(1, 2))   # Swin's shift back
+
+    torch.manual_seed(0)
+    return WindowMixer().eval(), torch.rand(1, 8, 8, 8)
+
+
+def test_traced_size_arithmetic_reaches_ts2ep_as_ints(tmp_path):
+    """torch.jit.trace records H // 4 as tensor ops on the size; TS2EP reads such a value back as data-dependent,
+    and torch.roll's check for an empty tensor then stops it. With the size arithmetic rewritten as ints, the
+    model goes through TS2EP."""
+    import torch
+    from torch._export.converter import TS2EPConverter
+
+    from studio.stages.torchscript_sizes import sizes_as_ints
+
+    module, x = _window_mixer()
+    path = _traced(tmp_path / "src", "windows", module, (x,))
+    # the premise: TS2EP as torch ships it cannot convert this trace
+    with warnings.catch_warnings(), pytest.raises(Exception, match="data-dependent"):
+        warnings.simplefilter("ignore")
+        TS2EPConverter(torch.jit.load(str(path)), (x,)).convert()
+    converter = TS2EPConverter(torch.jit.load(str(path)), (x,))
+    assert sizes_as_ints(converter.ts_graph) == 3     # h // 4, w // 4 and the window count
+    kinds = {node.kind() for node in converter.ts_graph.nodes()}
+    assert "aten::Int" not in kinds and "aten::floordiv" in kinds
+
+    model = Model(Source(path, Format.TORCHSCRIPT), Signature((TensorSpec("x", "float32", (1, 8, 8, 8), OTHER),)),
+                  _torch_reference(module))
+    run = run_stage("torch->onnx", model, tmp_path / "work")
+    (artifact,) = run.artifacts
+    assert "exporter: ts2ep+dynamo, opset 18" in artifact.notes
+    assert not any("failed" in line for line in run.logs), run.logs
+    feeds = {"x": np.random.default_rng(1).random((1, 8, 8, 8), dtype=np.float32)}
+    _, (got,) = run_onnx(artifact.path, feeds)
+    (want,) = model.reference(feeds)
+    assert got.shape == want.shape == (1, 8, 8, 8)
+    assert np.abs(got - want).max() <= 1e-5
+
+
 def test_ts2ep_failure_falls_back_to_the_torchscript_exporter_and_says_why(tmp_path):
     import torch
 

@@ -262,7 +262,6 @@ def test_report_names_backend(zoo):
 MIN_PAIRED = 0.95
 PAIRING_GAPS = {
     ("mobilenet_v2", "savedmodel"): "a SavedModel gives its outputs only (0.7%)",
-    ("swin", "torchscript"): "source 0.5%: TS2EP's program carries no names the exporter keeps",
 }
 
 
