@@ -8,11 +8,8 @@ XLA-compiled functions (Keras 3's grouped convolutions), goes through keras_trac
 
 from __future__ import annotations
 
-import os
 import time
-import traceback
-from typing import Any, ContextManager
-from unittest import mock
+from typing import Any
 
 from studio.artifacts import Artifact, artifact_name
 from studio.errors import StageError, one_line
@@ -21,8 +18,7 @@ from studio.stages.base import StageContext
 from studio.stages.capture import captured_output, cause_from_log
 from studio.stages.layouts import source_layout
 from studio.stages.onnx_files import onnx_bytes, save_model, unknown_operators
-
-CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"   # tf2onnx's switch for guarding each optimizer pass with a copy of the graph
+from studio.stages.tf2onnx_speedups import failed_without_guards, fast_tf2onnx
 MAX_OPSET = 18  # the newest opset tf2onnx 1.17 emits reliably, and the one the torch stage uses
 DEFAULT_OPSET = 18
 
@@ -52,13 +48,13 @@ class TfToOnnx:
         try:
             with captured_output(log_path):
                 try:
-                    with _unguarded_optimizers():
+                    with fast_tf2onnx():
                         proto, route, fallback = self._convert(model, specs, opset, ctx)
                 except Exception as exc:
-                    if not _failed_in_optimizer(exc):
+                    if not failed_without_guards(exc):
                         raise
-                    ctx.log(f"a tf2onnx optimizer failed ({one_line(exc, 150)}); converting again with each "
-                            "optimizer guarded")
+                    ctx.log(f"tf2onnx failed without its guards ({one_line(exc, 150)}); converting again the way "
+                            "tf2onnx does by default, each optimizer pass guarded")
                     proto, route, fallback = self._convert(model, specs, opset, ctx)
         except StageError:
             raise
@@ -99,23 +95,11 @@ class TfToOnnx:
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=opset)
             return proto, "from_keras", None
         except Exception as exc:
-            if _failed_in_optimizer(exc):
+            if failed_without_guards(exc):
                 raise
             fallback = one_line(exc, 200)
         proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
         return proto, "from_function", fallback
-
-
-def _unguarded_optimizers() -> ContextManager:
-    """tf2onnx deep-copies the whole graph, weights included, before each of its ~24 optimizer passes so that a
-    failing pass can be skipped (ResNet50: 3.7 s of 20 s). Without the copies (its TF2ONNX_CATCH_ERRORS=false), a
-    failing pass raises instead, and the stage converts again with the copies."""
-    return mock.patch.dict(os.environ, {CATCH_ERRORS: "FALSE"})
-
-
-def _failed_in_optimizer(exc: BaseException) -> bool:
-    return any(f"tf2onnx{os.sep}optimizer{os.sep}" in frame.filename
-               for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def _serving_function(saved: Any, specs: list) -> Any:

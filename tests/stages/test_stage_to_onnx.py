@@ -100,6 +100,48 @@ def test_when_from_keras_fails_the_model_is_traced_as_a_function(sources, work_r
         assert np.abs(by_name[spec.name] - ref).max() <= ATOL
 
 
+def test_the_fast_tf2onnx_path_writes_the_same_onnx_as_tf2onnx_by_default(sources, onnx_runs):
+    """The stage skips tf2onnx's per-pass graph copies and proto syncs and its rebuilt ConcreteFunction
+    (studio.stages.tf2onnx_speedups). Against tf2onnx.from_keras run as it ships: the same ops (tf2onnx's op
+    order and generated names vary between runs), the same weights, bit-identical outputs."""
+    from collections import Counter
+
+    import onnx
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    from studio.loaders import load_tf
+
+    model = sources["keras_cnn"]
+    specs = [tf.TensorSpec(s.shape, tf.float32, name=s.name) for s in model.signature.inputs]
+    plain, _ = tf2onnx.convert.from_keras(load_tf(model.source), input_signature=specs, opset=18)
+    fast = onnx.load(onnx_runs["keras_cnn"].one("onnx").path)
+    assert Counter(n.op_type for n in fast.graph.node) == Counter(n.op_type for n in plain.graph.node)
+    assert sorted(t.raw_data for t in fast.graph.initializer) == sorted(t.raw_data for t in plain.graph.initializer)
+    feeds = model.feeds()
+    outputs = [ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+               for proto in (fast, plain)]
+    assert all(np.array_equal(a, b) for a, b in zip(*outputs, strict=True))
+
+
+def test_a_failure_in_the_fast_freezing_is_retried_with_tfs_own(sources, work_root, monkeypatch):
+    from studio.stages import tf2onnx_speedups
+
+    class Broken:
+        def __init__(self, graph_def):
+            raise RuntimeError("injected freezing failure")
+
+    monkeypatch.setattr(tf2onnx_speedups, "_Frozen", Broken)
+    model = sources["keras_cnn"]
+    run = run_stage("tf->onnx", model, work_root / "freeze-retry")
+    assert any("tf2onnx failed without its guards (RuntimeError: injected freezing failure)" in line
+               for line in run.logs), run.logs
+    feeds = model.feeds()
+    _, _, (got,) = run_onnx(run.one("onnx").path, feeds)
+    assert np.abs(got - model.reference(feeds)[0]).max() <= ATOL
+
+
 def test_a_failing_tf2onnx_optimizer_pass_is_retried_with_each_pass_guarded(sources, work_root, monkeypatch):
     """The stage runs tf2onnx's optimizer passes without its per-pass copy of the graph; a pass that fails (one
     injected here) makes it convert again with the copies, where tf2onnx skips that pass."""
@@ -121,7 +163,7 @@ def test_a_failing_tf2onnx_optimizer_pass_is_retried_with_each_pass_guarded(sour
     model = sources["keras_two"]
     run = run_stage("tf->onnx", model, work_root / "optimizer-retry")
     assert calls[0] == "FALSE" and None in calls, calls          # unguarded first, then guarded
-    assert any("a tf2onnx optimizer failed (RuntimeError: injected pass failure)" in line for line in run.logs)
+    assert any("tf2onnx failed without its guards (RuntimeError: injected pass failure)" in line for line in run.logs)
     assert "TF2ONNX_CATCH_ERRORS" not in os.environ
     feeds = model.feeds()
     _, output_names, outputs = run_onnx(run.one("onnx").path, feeds)
