@@ -18,7 +18,8 @@ from studio.stages.base import StageContext
 from studio.stages.capture import captured_output, cause_from_log
 from studio.stages.layouts import source_layout
 from studio.stages.onnx_files import onnx_bytes, save_model, unknown_operators
-from studio.stages.tf2onnx_speedups import failed_without_guards, fast_tf2onnx
+from studio.stages.tf2onnx_speedups import fast_tf2onnx
+
 MAX_OPSET = 18  # the newest opset tf2onnx 1.17 emits reliably, and the one the torch stage uses
 DEFAULT_OPSET = 18
 
@@ -51,8 +52,6 @@ class TfToOnnx:
                     with fast_tf2onnx():
                         proto, route, fallback = self._convert(model, specs, opset, ctx)
                 except Exception as exc:
-                    if not failed_without_guards(exc):
-                        raise
                     ctx.log(f"tf2onnx failed without its guards ({one_line(exc, 150)}); converting again the way "
                             "tf2onnx does by default, each optimizer pass guarded")
                     proto, route, fallback = self._convert(model, specs, opset, ctx)
@@ -95,8 +94,6 @@ class TfToOnnx:
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=opset)
             return proto, "from_keras", None
         except Exception as exc:
-            if failed_without_guards(exc):
-                raise
             fallback = one_line(exc, 200)
         proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
         return proto, "from_function", fallback

@@ -45,7 +45,7 @@ def _as_int(graph: Any, tensor: Any, ints: dict[Any, Any]) -> Any:
         value = node.inputsAt(0)
     elif node.kind() == "prim::Constant" and node.hasAttribute("value") and node.kindOf("value") == "t":
         constant = node.t("value")
-        if constant.dim() == 0 and constant.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        if constant.dim() == 0 and constant.dtype == torch.int64:   # as sizes are: narrower ints would wrap
             with graph.insert_point_guard(node):
                 value = graph.insertConstant(int(constant))
     elif node.kind() in _INT_OPS and _plain_operands(node):

@@ -100,7 +100,7 @@ def test_when_from_keras_fails_the_model_is_traced_as_a_function(sources, work_r
         assert np.abs(by_name[spec.name] - ref).max() <= ATOL
 
 
-def test_the_fast_tf2onnx_path_writes_the_same_onnx_as_tf2onnx_by_default(sources, onnx_runs):
+def test_the_fast_tf2onnx_path_writes_the_same_onnx_as_tf2onnx_by_default(sources, work_root, monkeypatch):
     """The stage skips tf2onnx's per-pass graph copies and proto syncs and its rebuilt ConcreteFunction
     (studio.stages.tf2onnx_speedups). Against tf2onnx.from_keras run as it ships: the same ops (tf2onnx's op
     order and generated names vary between runs), the same weights, bit-identical outputs."""
@@ -112,11 +112,18 @@ def test_the_fast_tf2onnx_path_writes_the_same_onnx_as_tf2onnx_by_default(source
     import tf2onnx
 
     from studio.loaders import load_tf
+    from studio.stages import tf2onnx_speedups
 
+    passes = []
+    unsynced = tf2onnx_speedups._optimize_without_sync
+    monkeypatch.setattr(tf2onnx_speedups, "_optimize_without_sync",
+                        lambda *args: passes.append(type(args[0]).__name__) or unsynced(*args))
     model = sources["keras_cnn"]
+    run = run_stage("tf->onnx", model, work_root / "fast-tf2onnx")
+    assert len(passes) >= 20 and not any("without its guards" in line for line in run.logs)   # the fast path ran
+    fast = onnx.load(run.one("onnx").path)
     specs = [tf.TensorSpec(s.shape, tf.float32, name=s.name) for s in model.signature.inputs]
     plain, _ = tf2onnx.convert.from_keras(load_tf(model.source), input_signature=specs, opset=18)
-    fast = onnx.load(onnx_runs["keras_cnn"].one("onnx").path)
     assert Counter(n.op_type for n in fast.graph.node) == Counter(n.op_type for n in plain.graph.node)
     assert sorted(t.raw_data for t in fast.graph.initializer) == sorted(t.raw_data for t in plain.graph.initializer)
     feeds = model.feeds()
