@@ -1,9 +1,10 @@
 """TensorFlow (Keras .keras / .h5, SavedModel) -> ONNX with tf2onnx.
 
 Inputs get a fixed signature from the resolved shapes, so the ONNX is static like the TFLite it feeds.
-Keras models go through tf2onnx.from_keras (keeps input and output names and order); SavedModels
-through their serving_default signature (outputs named by its keys). Either one, when its trace calls
-XLA-compiled functions (Keras 3's grouped convolutions), goes through keras_tracing, which inlines them.
+Keras models go through tf2onnx.from_keras's steps on the function the stage traced once (from_traced_keras: input
+and output names and order kept); SavedModels through their serving_default signature (outputs named by its keys).
+Either one, when its trace calls XLA-compiled functions (Keras 3's grouped convolutions), goes through
+keras_tracing, which inlines them.
 """
 
 from __future__ import annotations
@@ -91,12 +92,33 @@ class TfToOnnx:
             proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
             return proto, "serving_default signature", None
         try:
-            proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=opset)
-            return proto, "from_keras", None
+            return from_traced_keras(model, function, opset), "from_keras", None
         except Exception as exc:
             fallback = one_line(exc, 200)
         proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
         return proto, "from_function", fallback
+
+
+def from_traced_keras(model: Any, function: Any, opset: int) -> Any:
+    """tf2onnx.convert.from_keras on the function this stage has traced already (_keras_function), which
+    from_keras would trace again (Keras ResNet50: 2 s). The same steps: inputs without the captured ones, outputs
+    named after the model's and in its order (the function's dict order; from_function would sort them by name),
+    the model's lookup tables exported with it (from_trackable)."""
+    import tensorflow as tf
+    from tf2onnx import tf_loader
+    from tf2onnx.convert import _convert_common, tensor_names_from_structed
+
+    concrete = function.get_concrete_function()
+    captured = {t.name for t in concrete.graph.function_captures.by_val_internal.values()}
+    input_names = [t.name for t in concrete.inputs if t.name not in captured]
+    output_names = [tensor.name for tensor in concrete.structured_outputs.values()]
+    renames = tensor_names_from_structed(concrete, input_names, output_names)
+    with tf.device("/cpu:0"):
+        frozen, tables = tf_loader.from_trackable(model, concrete, input_names, output_names, False)
+        proto, _ = _convert_common(frozen, name=model.name, continue_on_error=True, opset=opset,
+                                   input_names=input_names, output_names=output_names,
+                                   tensors_to_rename=renames, initialized_tables=tables)
+    return proto
 
 
 def _serving_function(saved: Any, specs: list) -> Any:
@@ -124,6 +146,17 @@ def _keras_function(model: Any, specs: list) -> Any:
         result = model(args[0] if len(args) == 1 else list(args), training=False)
         result = list(result) if isinstance(result, (list, tuple)) else [result]
         keys = names if len(names) == len(result) else [f"output_{i}" for i in range(len(result))]
-        return dict(zip(keys, result))
+        return dict(zip(_unique(keys), result))
 
     return call
+
+
+def _unique(names: list[str]) -> list[str]:
+    """The names, a repeated one suffixed _1, _2...: a model may list one output twice (outputs=[x, x])."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(name if count == 0 else f"{name}_{count}")
+    return unique

@@ -84,12 +84,12 @@ def test_a_model_that_cannot_run_on_the_given_shape_is_a_stage_error(sources, wo
 
 def test_when_from_keras_fails_the_model_is_traced_as_a_function(sources, work_root, monkeypatch):
     """tf2onnx.from_keras chokes on some Keras 3 models; the stage traces model.__call__ instead."""
-    import tf2onnx
+    from studio.stages import tf_to_onnx
 
     def broken(*args, **kwargs):
         raise TypeError("unsupported Keras layer")
 
-    monkeypatch.setattr(tf2onnx.convert, "from_keras", broken)
+    monkeypatch.setattr(tf_to_onnx, "from_traced_keras", broken)
     model = sources["keras_two"]
     run = run_stage("tf->onnx", model, work_root / "from-function")
     assert any("from_keras failed (TypeError: unsupported Keras layer)" in line for line in run.logs)
@@ -130,6 +130,34 @@ def test_the_fast_tf2onnx_path_writes_the_same_onnx_as_tf2onnx_by_default(source
     outputs = [ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
                for proto in (fast, plain)]
     assert all(np.array_equal(a, b) for a, b in zip(*outputs, strict=True))
+
+
+def test_keras_outputs_keep_the_models_order_and_names_as_from_keras_gives_them():
+    """The stage converts the function it traced (from_traced_keras) rather than tracing the model again in
+    from_keras. Outputs whose names do not sort in the model's order, and one listed twice, come out as from_keras
+    names and orders them, with the same values."""
+    import keras
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    from studio.stages.tf_to_onnx import _keras_function, from_traced_keras
+
+    wide, narrow = keras.Input((8,), name="wide"), keras.Input((4,), name="narrow")
+    zeta = keras.layers.Dense(5, name="zeta")(wide)
+    model = keras.Model([wide, narrow], [zeta, keras.layers.Dense(3, name="alpha")(narrow),
+                                         keras.layers.Dense(2, name="mid")(wide), zeta])
+    specs = [tf.TensorSpec([1, 8], tf.float32, name="wide"), tf.TensorSpec([1, 4], tf.float32, name="narrow")]
+    ours = from_traced_keras(model, _keras_function(model, specs), 18)
+    theirs, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=18)
+    assert [o.name for o in ours.graph.output] == [o.name for o in theirs.graph.output] == ["zeta", "alpha", "mid",
+                                                                                              "zeta_1"]
+    assert [i.name for i in ours.graph.input] == [i.name for i in theirs.graph.input] == ["wide", "narrow"]
+    rng = np.random.default_rng(0)
+    feeds = {"wide": rng.random((1, 8), np.float32), "narrow": rng.random((1, 4), np.float32)}
+    got, want = (ort.InferenceSession(p.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+                 for p in (ours, theirs))
+    assert len(got) == len(want) == 4 and all(np.array_equal(a, b) for a, b in zip(got, want))
 
 
 def test_a_failure_in_the_fast_freezing_is_retried_with_tfs_own(sources, work_root, monkeypatch):
