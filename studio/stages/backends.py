@@ -34,6 +34,7 @@ from studio.stages.capture import captured_output, cause_before_warning, cause_f
 from studio.stages.layouts import CHANNELS_LAST, TfInput
 from studio.stages.onnx2tf_fixes import (LAYERNORM_STATISTICS_PASSES, fixed_kernels, has_layernorm_statistics,
                                          missing_passes, passes_off)
+from studio.stages.onnx2tf_savedmodel import weights_in_variables
 
 # Our variant names -> the file suffix onnx2tf gives each TFLite it writes (both of its writers).
 ONNX2TF_SUFFIXES = {
@@ -192,7 +193,7 @@ class Onnx2TfBackend:
         watcher = _ProgressWatcher(log_path, request.progress) if request.progress else None
         tracing = contextlib.nullcontext() if autograph else onnx2tf_without_autograph()
         without = passes_off(self.passes_off) if self.passes_off else contextlib.nullcontext()
-        fixes = fixed_kernels() if self.direct else contextlib.nullcontext()
+        fixes = _direct_writer_patches() if self.direct else contextlib.nullcontext()
         try:
             with captured_output(log_path), tracing, without, fixes:
                 if watcher:
@@ -289,6 +290,13 @@ class Onnx2TfBackend:
                 shutil.move(str(entry), savedmodel / entry.name)
         result.savedmodel = savedmodel
         return result
+
+
+@contextlib.contextmanager
+def _direct_writer_patches():
+    """The direct writer with our fixes to its SavedModel kernels and its SavedModel's weights in variables."""
+    with fixed_kernels(), weights_in_variables():
+        yield
 
 
 class _ProgressWatcher:

@@ -331,3 +331,68 @@ def test_when_only_the_direct_writers_savedmodel_fails_its_tflite_is_kept(tmp_pa
     assert backends_made == {"float32": "onnx2tf", "float16": "onnx2tf", "savedmodel": "onnx2tf-tf-converter"}
     assert any("onnx2tf failed to write its SavedModel (its SavedModel export failed in its depthwise_conv2d "
                "kernel: ValueError: `input.shape.rank` must be at least 5" in line for line in run.logs), run.logs
+
+
+def _dense_block_model(tmp_path, work_root, name: str):
+    """A conv + linear model whose weights are 4096 and 12288 elements (variables) and whose biases are
+    16 and 64 (constants), converted to a SavedModel by the direct writer."""
+    import torch
+
+    from studio.formats import Format, Source
+    from studio.signature import NCHW, Signature, TensorSpec
+
+    from .conftest import Model, _torch_reference, run_stage
+
+    torch.manual_seed(2)
+    module = torch.nn.Sequential(torch.nn.Conv2d(16, 16, 4, stride=4), torch.nn.GELU(), torch.nn.Flatten(),
+                                 torch.nn.Linear(16 * 4 * 4, 48)).eval()
+    path = tmp_path / f"{name}.pt2"
+    torch.export.save(torch.export.export(module, (torch.rand(1, 16, 16, 16),)), path)
+    model = Model(Source(path, Format.EXPORTED_PROGRAM),
+                  Signature((TensorSpec("x", "float32", (1, 16, 16, 16), NCHW),),
+                            (TensorSpec("output", "float32", (1, 48)),)), _torch_reference(module))
+    onnx = Path(run_stage("torch->onnx", model, work_root / f"{name}-onnx").one("onnx").path)
+    run = run_stage("onnx->tf", model, work_root / f"{name}-tf", input_path=onnx, targets=("savedmodel",),
+                    variants=())
+    return model, run
+
+
+def _check_savedmodel(model, run) -> tuple[int, int]:
+    """The SavedModel matches torch; (elements in its variables, bytes of its saved_model.pb)."""
+    import tensorflow as tf
+
+    folder = Path(run.one("savedmodel").path)
+    feeds = model.feeds()
+    (ref,) = model.reference(feeds)
+    [got] = tf.saved_model.load(str(folder)).signatures["serving_default"](tf.constant(feeds["x"].transpose(
+        0, 2, 3, 1))).values()
+    assert float(ref.std()) > 0.01 and np.abs(got.numpy() - ref).max() <= 1e-4
+    stored = tf.train.list_variables(str(folder / "variables" / "variables"))
+    weights = [shape for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]   # TF's own entry
+    return sum(int(np.prod(shape)) for shape in weights), (folder / "saved_model.pb").stat().st_size
+
+
+@pytest.mark.slow
+def test_the_direct_writers_savedmodel_keeps_its_weights_in_variables(tmp_path, work_root):
+    """The weights (16*16*4*4 + 256*48 = 16384 floats, 64 KB) are in variables/, not in saved_model.pb."""
+    model, run = _dense_block_model(tmp_path, work_root, "weights")
+    elements, graph_bytes = _check_savedmodel(model, run)
+    assert elements == 16 * 16 * 4 * 4 + 256 * 48
+    assert graph_bytes < 16384 * 4, graph_bytes   # smaller than the weights alone (21 KB measured)
+    assert not any("with constants" in line for line in run.logs)
+
+
+@pytest.mark.slow
+def test_a_savedmodel_that_fails_with_variables_is_exported_with_constants(tmp_path, work_root, monkeypatch):
+    from studio.stages import onnx2tf_savedmodel
+
+    def failing(numpy_dtype, tf_dtype):
+        def build_root_constants(self):
+            raise RuntimeError("injected variables failure")
+        return build_root_constants
+
+    monkeypatch.setattr(onnx2tf_savedmodel, "_weights_as_variables", failing)
+    model, run = _dense_block_model(tmp_path, work_root, "constants")
+    elements, graph_bytes = _check_savedmodel(model, run)
+    assert elements == 0 and graph_bytes > 16384 * 4   # onnx2tf's own way: every weight a constant in the graph
+    assert {a.backend for a in run.artifacts} == {"onnx2tf"}, run.logs   # no fallback to another backend
