@@ -38,6 +38,22 @@ def test_versions_job_streams_a_result_then_finished():
     assert {e.job_id for e in events} == {request.job_id}
 
 
+def test_workers_run_with_a_fixed_malloc_unless_the_user_set_their_own(monkeypatch):
+    """A worker's glibc malloc keeps blocks up to 32 MB and the heap's free top (studio.jobs.launch), and the
+    worker runs with it. A user's own MALLOC_* setting is left as it is."""
+    from studio.jobs.launch import MALLOC_TUNING, worker_env
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    env = worker_env()
+    assert env["MALLOC_MMAP_THRESHOLD_"] == MALLOC_TUNING["MALLOC_MMAP_THRESHOLD_"] == str(32 * 1024 * 1024)
+    assert env["MALLOC_TRIM_THRESHOLD_"] == "65536"
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    runner = JobRunner(VersionsRequest())
+    assert {k: runner.env.get(k) for k in MALLOC_TUNING} == MALLOC_TUNING   # what the worker is started with
+    assert [type(e) for e in runner.events()] == [VersionsRead, Finished]
+
+
 @pytest.mark.slow
 def test_cancel_mid_stage_leaves_no_artifact_and_no_temp_folder(models, tmp_path):
     runner = JobRunner(convert_request(models, tmp_path))

@@ -43,15 +43,18 @@ def onnx_bytes(onnx_path: Path) -> int:
     return onnx_path.stat().st_size + sum(p.stat().st_size for p in external_data_files(onnx_path) if p.is_file())
 
 
-def save_model(model: Any, path: Path) -> None:
-    """One self-contained file when protobuf allows it, else the file plus <name>.data beside it."""
+def save_model(model: Any, path: Path) -> int:
+    """One self-contained file when protobuf allows it, else the file plus <name>.data beside it. Returns the bytes
+    written (onnx_bytes without reading the model back)."""
     import onnx
 
     if model.ByteSize() < EXTERNAL_DATA_THRESHOLD:
         onnx.save(model, str(path))
-    else:
-        onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=f"{path.name}.data", size_threshold=1024)
+        return path.stat().st_size
+    data = path.parent / f"{path.name}.data"
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name,
+              size_threshold=1024)
+    return path.stat().st_size + data.stat().st_size
 
 
 def unknown_operators(model: Any) -> list[str]:

@@ -18,7 +18,7 @@ from studio.formats import Format
 from studio.stages.base import StageContext
 from studio.stages.capture import captured_output, cause_from_log
 from studio.stages.layouts import source_layout
-from studio.stages.onnx_files import onnx_bytes, save_model, unknown_operators
+from studio.stages.onnx_files import save_model, unknown_operators
 from studio.stages.tf2onnx_speedups import fast_tf2onnx
 
 MAX_OPSET = 18  # the newest opset tf2onnx 1.17 emits reliably, and the one the torch stage uses
@@ -66,11 +66,11 @@ class TfToOnnx:
         if missing:
             raise StageError(self.name, f"tf2onnx could not translate {', '.join(missing)} into ONNX")
         target = ctx.work_dir / artifact_name(ctx.source.stem, "onnx")
-        save_model(proto, target)
+        size = save_model(proto, target)
         ctx.log(f"converted with tf2onnx ({route}), opset {opset}, in {time.perf_counter() - t0:.1f} s")
         ctx.progress(1.0, "ONNX written")
         layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
-        return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=onnx_bytes(target),
+        return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=size,
                          input_layout=layouts, produced_by=self.name, backend="tf2onnx",
                          notes=[f"tf2onnx {route}, opset {opset}"])]
 

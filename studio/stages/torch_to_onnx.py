@@ -68,6 +68,22 @@ def output_names(signature: Signature, keys: list[str | None]) -> list[str]:
     return names
 
 
+def static_program(loaded: Any, args: tuple) -> bool:
+    """True for an ExportedProgram whose inputs are exactly args' tensors, with fixed shapes equal to theirs. The
+    dynamo exporter takes it as it is; given its module() it would capture it again (ViT-B/16: 1.5 s). A program
+    with dynamic or other shapes is exported from its module(), which specializes it to args as before."""
+    import torch
+
+    if not isinstance(loaded, torch.export.ExportedProgram):
+        return False
+    names = set(loaded.graph_signature.user_inputs)
+    values = [node.meta.get("val") for node in loaded.graph.nodes if node.op == "placeholder" and node.name in names]
+    if len(values) != len(args) or not all(isinstance(v, torch.Tensor) for v in values):
+        return False
+    return all(all(isinstance(d, int) for d in v.shape) and tuple(v.shape) == tuple(a.shape) and v.dtype == a.dtype
+               for v, a in zip(values, args))
+
+
 def _parameter_bytes(module: Any) -> int:
     tensors = list(module.parameters()) + list(module.buffers()) if hasattr(module, "parameters") else []
     return sum(t.numel() * t.element_size() for t in tensors)
@@ -107,7 +123,8 @@ class TorchToOnnx:
                       external_data=_parameter_bytes(module) >= EXTERNAL_DATA_THRESHOLD)
         log_path = (ctx.log_dir or ctx.work_dir) / "torch_onnx.log"
 
-        attempts = self._attempts(module, args, target, log_path, export)
+        program = loaded if static_program(loaded, args) else None
+        attempts = self._attempts(module, args, target, log_path, export, program)
         ctx.log("export attempts, in order: "
                 + "; ".join(f"{i}. {label}" for i, (label, _, _) in enumerate(attempts, 1)))
         failures: list[tuple[str, str]] = []   # (the step that failed, why)
@@ -134,22 +151,24 @@ class TorchToOnnx:
         ctx.log(f"exported with {how} exporter, opset {opset}, in {time.perf_counter() - t0:.1f} s")
         ctx.progress(1.0, "ONNX written")
         layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
-        return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=onnx_bytes(target),
+        size = onnx_bytes(target) if export["external_data"] else target.stat().st_size   # one file: no parse
+        return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=size,
                          input_layout=layouts, produced_by=self.name, backend=f"torch.onnx ({exporter})",
                          notes=[f"exporter: {exporter}, opset {opset}", f"route: {route}"])]
 
-    def _attempts(self, module: Any, args: tuple, target: Path, log_path: Path,
-                  export: dict[str, Any]) -> list[tuple[str, str, Callable[[], None]]]:
+    def _attempts(self, module: Any, args: tuple, target: Path, log_path: Path, export: dict[str, Any],
+                  program: Any = None) -> list[tuple[str, str, Callable[[], None]]]:
         """(label, exporter key, attempt) in the order to try them.
 
         A ScriptModule goes through torch's TorchScript -> ExportedProgram converter (TS2EP) into the dynamo
         exporter, which refuses ScriptModules themselves; the TorchScript exporter is the fallback. Anything
-        else: the dynamo exporter, then the TorchScript exporter.
+        else: the dynamo exporter, then the TorchScript exporter. program: an ExportedProgram the dynamo exporter
+        takes as it is (static_program) instead of capturing module again.
         """
         import torch
 
         def dynamo() -> None:
-            self._export(module, args, target, log_path, dynamo=True, **export)
+            self._export(program if program is not None else module, args, target, log_path, dynamo=True, **export)
 
         def torchscript() -> None:
             self._export(module, args, target, log_path, dynamo=False, **export)

@@ -56,6 +56,51 @@ def test_exported_program_goes_through_dynamo(onnx_runs):
     assert not any("failed" in line for line in onnx_runs["torch_block"].logs)
 
 
+def test_a_static_exported_program_is_exported_as_it_is_and_a_dynamic_one_from_its_module(tmp_path, work_root,
+                                                                                          monkeypatch):
+    """The dynamo exporter takes a .pt2 whose shapes are the job's as it is, without capturing its module()
+    again; one exported with a dynamic batch is specialized to the job's shapes through its module(), as before.
+    Both ONNX files are static and match torch."""
+    import torch
+
+    from studio.formats import Format, Source
+    from studio.signature import NCHW
+    from studio.stages.torch_to_onnx import TorchToOnnx
+
+    from .conftest import _torch_reference
+
+    given = []
+    export = TorchToOnnx._export
+    monkeypatch.setattr(TorchToOnnx, "_export", staticmethod(
+        lambda module, *args, **kwargs: given.append(type(module).__name__) or export(module, *args, **kwargs)))
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                 torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 5)).eval()
+    example = (torch.rand(2, 3, 16, 16),)
+    batch = torch.export.Dim("batch", min=1, max=8)
+    programs = {"static": torch.export.export(module, example),
+                "dynamic": torch.export.export(module, example, dynamic_shapes=({0: batch},))}
+    signature = Signature((TensorSpec("image", "float32", (2, 3, 16, 16), NCHW),),
+                          (TensorSpec("logits", "float32", (2, 5)),))
+    for name, program in programs.items():
+        path = tmp_path / f"{name}.pt2"
+        torch.export.save(program, path)
+        model = Model(Source(path, Format.EXPORTED_PROGRAM), signature, _torch_reference(module))
+        run = run_stage("torch->onnx", model, work_root / f"program-{name}")
+        feeds = model.feeds()
+        _, _, (got,) = run_onnx(run.one("onnx").path, feeds)
+        assert np.abs(got - model.reference(feeds)[0]).max() <= ATOL
+        shape = [d.dim_value for d in onnx_input_shape(run.one("onnx").path)]
+        assert shape == [2, 3, 16, 16], (name, shape)
+    assert given == ["ExportedProgram", "GraphModule"]
+
+
+def onnx_input_shape(path: str) -> list:
+    import onnx
+
+    return list(onnx.load(path, load_external_data=False).graph.input[0].type.tensor_type.shape.dim)
+
+
 def test_onnx_is_one_self_contained_file_at_opset_18(onnx_runs):
     import onnx
 
