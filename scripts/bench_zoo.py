@@ -14,13 +14,17 @@ children is a maximum over every child ever waited for, so the models are built 
 against psutil samples of the worker taken during the run (every 0.1 s, so they may miss a short peak).
 The verdicts and max_rel of every artifact come from DIR/report.json. GB here means 1e9 bytes.
 
+--against REV also converts each model with the studio of git revision REV (checked out in a temporary git
+worktree; `python -m studio` run from there imports that tree's package), right before this tree's run, and
+prints the ratios: what a change gained, measured in the same run on the same machine.
+
 --baseline also converts the ViT with `--backend onnx2tf-tf-converter` (onnx2tf's TF-converter path, the
 old route), in the same run, so the ratio is visible. It is slow and big: measured here (onnx2tf 2.6.9,
 2 loaded cores) 2300 s in onnx2tf and a 21.6 GB peak, close to what a 24 GB machine has.
 The models are built once, each in its own process, before anything is measured; the runs go one after
 another, never in parallel.
 
-    .venv/bin/python scripts/bench_zoo.py [--only vit|resnet50] [--baseline] [--keep]
+    .venv/bin/python scripts/bench_zoo.py [--only vit|resnet50] [--baseline] [--against REV] [--keep]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import shutil
 import subprocess
@@ -166,14 +171,17 @@ class Run:
     measured: dict
     report: dict | None
     artifacts: list[dict] = field(default_factory=list)   # {name, kind, variant, backend, max_rel, passed}
+    revision: str = ""                                     # --against's revision, "" for this tree
 
     @property
     def exit_code(self) -> int:
         return int(self.measured["exit_code"])
 
 
-def run_cli(key: str, source: Path, work: Path, backend: str | None) -> Run:
-    tag = f"{key}-{backend or 'auto'}"
+def run_cli(key: str, source: Path, work: Path, backend: str | None, tree: Path | None = None,
+            revision: str = "") -> Run:
+    """One measured conversion; tree: the checkout whose studio runs it (None: this one)."""
+    tag = f"{key}-{backend or 'auto'}" + (f"-{revision}" if revision else "")
     out = work / f"{tag}_out"
     cmd = [sys.executable, "-m", "studio", "convert", str(source), "--to", "onnx,savedmodel,tflite",
            "--quantize", "float32,float16", "--out", str(out)]
@@ -181,14 +189,16 @@ def run_cli(key: str, source: Path, work: Path, backend: str | None) -> Run:
         cmd += ["--backend", backend]
     result_path, log_path = work / f"{tag}.measure.json", work / f"{tag}.cli.log"
     print(f"[{time.strftime('%H:%M:%S')}] {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, __file__, "--_measure", str(result_path), str(log_path), "--", *cmd], check=True)
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None   # that tree's studio, whatever the finders say
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--_measure", str(result_path), str(log_path), "--",
+                    *cmd], check=True, cwd=tree, env=env)
     measured = json.loads(result_path.read_text())
     print(f"  exit {measured['exit_code']} after {measured['seconds']:.1f} s; CLI output: {log_path}",
           file=sys.stderr, flush=True)
     report_path = out / "report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else None
-    run = Run(key, LABELS[key] + (f" --backend {backend}" if backend else ""), backend or "auto", out, log_path,
-              measured, report)
+    label = LABELS[key] + (f" --backend {backend}" if backend else "") + (f" at {revision}" if revision else "")
+    run = Run(key, label, backend or "auto", out, log_path, measured, report, revision=revision)
     if report:
         by_path = {c.get("candidate"): c for c in report.get("comparisons", [])}
         for a in report.get("artifacts", []):
@@ -210,7 +220,7 @@ def print_tables(runs: list[Run]) -> None:
           f"{'psutil: worker / CLI / tree':<28} result")
     for run in runs:
         m = run.measured
-        wall_target, peak_target = TARGETS[run.key] if run.backend == "auto" else (None, None)
+        wall_target, peak_target = TARGETS[run.key] if run.backend == "auto" and not run.revision else (None, None)
         misses = []
         if run.exit_code != 0:
             misses.append(f"exit {run.exit_code}")
@@ -218,7 +228,7 @@ def print_tables(runs: list[Run]) -> None:
             misses.append("time")
         if peak_target is not None and m["ru_maxrss"] > peak_target:
             misses.append("memory")
-        if run.backend != "auto":
+        if run.backend != "auto" or run.revision:
             verdict = "baseline" + ("" if run.exit_code in (0, 1) else f" (did not finish: exit {run.exit_code})")
         else:
             verdict = "MET" if not misses else "MISSED: " + ", ".join(misses)
@@ -233,8 +243,12 @@ def print_tables(runs: list[Run]) -> None:
                  else "NOT clearly the worker's")
         print(f"  {run.label}: ru_maxrss {gb(m['ru_maxrss'])} is {whose} (psutil's worker peak is {share:.0%} of it; "
               f"the CLI's own peak {gb(m['psutil_cli'])}; ru_maxrss before the run {gb(m['ru_maxrss_before'])})")
+    for old in (r for r in runs if r.revision):
+        new = next(r for r in runs if r.key == old.key and r.backend == "auto" and not r.revision)
+        print(f"  {LABELS[old.key]}, this tree / {old.revision}: wall {new.measured['seconds'] / old.measured['seconds']:.2f}x"
+              f", peak RSS {new.measured['ru_maxrss'] / old.measured['ru_maxrss']:.2f}x")
     base = next((r for r in runs if r.key == "vit" and r.backend != "auto"), None)
-    new = next((r for r in runs if r.key == "vit" and r.backend == "auto"), None)
+    new = next((r for r in runs if r.key == "vit" and r.backend == "auto" and not r.revision), None)
     if base and new:
         unfinished = "" if base.exit_code in (0, 1) else (
             f" (the baseline did not finish, exit {base.exit_code}: its time and peak are lower bounds)")
@@ -269,6 +283,17 @@ def failure_details(run: Run) -> None:
         print("\n".join(said[-60:]), file=sys.stderr)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _worktree(revision: str, where: Path) -> tuple[Path, str]:
+    """A detached checkout of revision, removed when the benchmark ends, and its short hash (for file names)."""
+    short = subprocess.run(["git", "rev-parse", "--short", revision], cwd=ROOT, check=True, capture_output=True,
+                           text=True).stdout.strip()
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(where), short], cwd=ROOT, check=True)
+    return where, short
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--_measure":
         measure(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[5:])
@@ -281,6 +306,8 @@ def main() -> int:
     parser.add_argument("--baseline", action="store_true",
                         help="also convert the ViT with --backend onnx2tf-tf-converter (slow and big: "
                              "measured ~40 min and ~22 GB peak)")
+    parser.add_argument("--against", metavar="REV", help="also convert each model with the studio of git revision REV "
+                        "(a temporary worktree), just before this tree's run, and print the ratios")
     parser.add_argument("--keep", action="store_true", help="keep the models and the outputs (else: only the "
                         "reports and logs of runs that failed or missed a target)")
     args = parser.parse_args()
@@ -295,16 +322,21 @@ def main() -> int:
             subprocess.run([sys.executable, __file__, "--_build", key, str(sources[key])], check=True,
                            stdout=sys.stderr)
             print(f"  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        for key in keys:
-            runs.append(run_cli(key, sources[key], work, None))
+        tree, revision = _worktree(args.against, work / "against") if args.against else (None, "")
+        for i, key in enumerate(keys):
+            pair = [(None, ""), (tree, revision)] if tree else [(None, "")]
+            for where, rev in pair if i % 2 else reversed(pair):   # alternate who runs first (warm caches)
+                runs.append(run_cli(key, sources[key], work, None, where, rev))
             if key == "vit" and args.baseline:
                 runs.append(run_cli(key, sources[key], work, "onnx2tf-tf-converter"))
         print_tables(runs)
     finally:
+        if args.against:   # the checkout goes first; what it measured stays with the rest
+            subprocess.run(["git", "worktree", "remove", "--force", str(work / "against")], cwd=ROOT, check=False)
         keep = []
         for run in runs:
             wall_target, peak_target = TARGETS[run.key]
-            missed = run.exit_code != 0 or (run.backend == "auto" and (
+            missed = run.exit_code != 0 or (run.backend == "auto" and not run.revision and (
                 run.measured["seconds"] > wall_target or (peak_target and run.measured["ru_maxrss"] > peak_target)))
             if missed:
                 failure_details(run)

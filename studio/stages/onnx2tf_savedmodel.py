@@ -11,7 +11,8 @@ and the ops are the same. Smaller tensors and integer ones (shapes, axes, permut
 of them with tf.get_static_value) stay constants. Measured on onnx2tf's run alone, ViT-B/16: 29.8 -> 28.2 s,
 peak 4.73 -> 3.90 GB, loading and running the SavedModel 3.0 -> 2.1 s; Keras ResNet50: 9.1 -> 7.9 s.
 
-An export that fails this way is exported again the way onnx2tf does (constants), and the log says why.
+An export that fails this way is exported again the way onnx2tf does (constants), and onnx2tf's log (logs/) says
+why; failures constants would meet as well (an unsupported op, graph code that needs AutoGraph) are not retried.
 onnx2tf has no switch for it, so this replaces attributes of its exporter and puts them back after; an
 onnx2tf whose exporter moved is left as it is.
 """
@@ -19,6 +20,7 @@ onnx2tf whose exporter moved is left as it is.
 from __future__ import annotations
 
 import contextlib
+import gc
 from typing import Any, Iterator
 
 MIN_ELEMENTS = 1024   # a bias of 768 stays a constant; every weight matrix and filter becomes a variable
@@ -43,11 +45,14 @@ def weights_in_variables() -> Iterator[None]:
         executor._resolve_tensor = _reading_variables(resolve)
         try:
             return export(model_ir=model_ir, output_folder_path=output_folder_path)
-        except Exception as exc:   # noqa: BLE001 - any failure: onnx2tf's own way, which may well succeed
+        except Exception as exc:   # noqa: BLE001 - constants may succeed where variables failed
+            if _not_about_variables(exc):
+                raise
             print(f"studio: the SavedModel with its weights in variables failed ({type(exc).__name__}: "
                   f"{str(exc)[:300]}); exporting it with constants, as onnx2tf does", flush=True)
         finally:
             module._build_root_constants, executor._resolve_tensor = build, resolve
+        gc.collect()   # the first attempt's module and its variables, before a second copy of the weights
         return export(model_ir=model_ir, output_folder_path=output_folder_path)
 
     exporter.export_saved_model_from_model_ir = export_with_variables
@@ -55,6 +60,14 @@ def weights_in_variables() -> Iterator[None]:
         yield
     finally:
         exporter.export_saved_model_from_model_ir = export
+
+
+def _not_about_variables(exc: BaseException) -> bool:
+    """Failures that constants would meet too: an op the exporter does not support (its own error, raised before
+    anything is traced), graph code that needs AutoGraph (the backend converts again with it)."""
+    from studio.stages.tf_autograph import needs_autograph
+
+    return type(exc).__name__ == "ModelIRSavedModelExportError" or needs_autograph(exc)
 
 
 def _weights_as_variables(numpy_dtype, tf_dtype):

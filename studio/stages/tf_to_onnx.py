@@ -95,7 +95,8 @@ class TfToOnnx:
             return from_traced_keras(model, function, opset), "from_keras", None
         except Exception as exc:
             fallback = one_line(exc, 200)
-        proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
+        # traced anew: tf2onnx's freezing takes lookup-table captures off the function it is given
+        proto, _ = tf2onnx.convert.from_function(_keras_function(model, specs), input_signature=specs, opset=opset)
         return proto, "from_function", fallback
 
 
@@ -143,8 +144,7 @@ def _keras_function(model: Any, specs: list) -> Any:
 
     @tf.function(input_signature=specs)
     def call(*args):
-        result = model(args[0] if len(args) == 1 else list(args), training=False)
-        result = list(result) if isinstance(result, (list, tuple)) else [result]
+        result = tf.nest.flatten(model(args[0] if len(args) == 1 else list(args), training=False))   # as Keras
         keys = names if len(names) == len(result) else [f"output_{i}" for i in range(len(result))]
         return dict(zip(_unique(keys), result))
 
@@ -152,11 +152,15 @@ def _keras_function(model: Any, specs: list) -> Any:
 
 
 def _unique(names: list[str]) -> list[str]:
-    """The names, a repeated one suffixed _1, _2...: a model may list one output twice (outputs=[x, x])."""
-    seen: dict[str, int] = {}
+    """The names, a repeated one suffixed _1, _2... (the first that is free), as tf2onnx.from_keras renames them:
+    a model may list one output twice (outputs=[x, x]), or Keras may name two outputs alike."""
+    used: set[str] = set()
     unique = []
     for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        unique.append(name if count == 0 else f"{name}_{count}")
+        new, i = name, 0
+        while new in used:
+            i += 1
+            new = f"{name}_{i}"
+        used.add(new)
+        unique.append(new)
     return unique

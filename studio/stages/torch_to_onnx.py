@@ -151,7 +151,9 @@ class TorchToOnnx:
         ctx.log(f"exported with {how} exporter, opset {opset}, in {time.perf_counter() - t0:.1f} s")
         ctx.progress(1.0, "ONNX written")
         layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
-        size = onnx_bytes(target) if export["external_data"] else target.stat().st_size   # one file: no parse
+        # one file for certain (the exporter moves weights out itself from 1.5 GiB): its size, without parsing it
+        alone = not export["external_data"] and _parameter_bytes(module) < 2 ** 30
+        size = target.stat().st_size if alone else onnx_bytes(target)
         return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=size,
                          input_layout=layouts, produced_by=self.name, backend=f"torch.onnx ({exporter})",
                          notes=[f"exporter: {exporter}, opset {opset}", f"route: {route}"])]
@@ -168,7 +170,7 @@ class TorchToOnnx:
         import torch
 
         def dynamo() -> None:
-            self._export(program if program is not None else module, args, target, log_path, dynamo=True, **export)
+            self._export(program, args, target, log_path, dynamo=True, **export)
 
         def torchscript() -> None:
             self._export(module, args, target, log_path, dynamo=False, **export)
@@ -183,10 +185,18 @@ class TorchToOnnx:
             except Exception as exc:
                 raise _StepFailed("the dynamo exporter (on the TS2EP ExportedProgram)", exc) from exc
 
+        def dynamo_on_module() -> None:
+            self._export(module, args, target, log_path, dynamo=True, **export)
+
         if isinstance(module, torch.jit.ScriptModule):
             return [(f"{TS2EP_STEP} + the dynamo exporter", TS2EP_DYNAMO, ts2ep_dynamo),
                     ("the TorchScript exporter", "torchscript", torchscript)]
-        return [("the dynamo exporter", "dynamo", dynamo), ("the TorchScript exporter", "torchscript", torchscript)]
+        if program is not None:   # should the program as it is fail, its module() captured again, as before
+            return [("the dynamo exporter", "dynamo", dynamo), ("the dynamo exporter on its module()", "dynamo",
+                                                                 dynamo_on_module),
+                    ("the TorchScript exporter", "torchscript", torchscript)]
+        return [("the dynamo exporter", "dynamo", dynamo_on_module),
+                ("the TorchScript exporter", "torchscript", torchscript)]
 
     @staticmethod
     def _export(module: Any, args: tuple, target: Path, log_path: Path, dynamo: bool, **kwargs: Any) -> None:

@@ -204,6 +204,19 @@ def test_keras_outputs_keep_the_models_order_and_names_as_from_keras_gives_them(
                  for p in (ours, theirs))
     assert len(got) == len(want) == 4 and all(np.array_equal(a, b) for a, b in zip(got, want))
 
+    # a model returning a dict, and two outputs Keras names alike (split, split, split_1, split_1)
+    halves = [*keras.ops.split(keras.layers.Dense(4, name="left")(wide), 2, axis=-1),
+              *keras.ops.split(keras.layers.Dense(4, name="right")(narrow), 2, axis=-1)]
+    for outputs in ({"score": zeta, "aux": halves[0]}, halves):
+        model = keras.Model([wide, narrow], outputs)
+        ours = from_traced_keras(model, _keras_function(model, specs), 18)
+        theirs, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=18)
+        names = [o.name for o in ours.graph.output]
+        assert names == [o.name for o in theirs.graph.output] and len(set(names)) == len(model.outputs), names
+        got, want = (ort.InferenceSession(p.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+                     for p in (ours, theirs))
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
 
 def test_a_failure_in_the_fast_freezing_is_retried_with_tfs_own(sources, work_root, monkeypatch):
     from studio.stages import tf2onnx_speedups
