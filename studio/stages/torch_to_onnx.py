@@ -119,8 +119,9 @@ class TorchToOnnx:
                              ) from exc
         names = output_names(ctx.signature, keys)
         target = ctx.work_dir / artifact_name(ctx.source.stem, "onnx")
+        parameter_bytes = _parameter_bytes(module)
         export = dict(input_names=[s.name for s in ctx.signature.inputs], output_names=names, opset_version=opset,
-                      external_data=_parameter_bytes(module) >= EXTERNAL_DATA_THRESHOLD)
+                      external_data=parameter_bytes >= EXTERNAL_DATA_THRESHOLD)
         log_path = (ctx.log_dir or ctx.work_dir) / "torch_onnx.log"
 
         program = loaded if static_program(loaded, args) else None
@@ -152,7 +153,7 @@ class TorchToOnnx:
         ctx.progress(1.0, "ONNX written")
         layouts = {spec.name: source_layout(spec, ctx.source.framework) for spec in ctx.signature.inputs}
         # one file for certain (the exporter moves weights out itself from 1.5 GiB): its size, without parsing it
-        alone = not export["external_data"] and _parameter_bytes(module) < 2 ** 30
+        alone = not export["external_data"] and parameter_bytes < 2 ** 30
         size = target.stat().st_size if alone else onnx_bytes(target)
         return [Artifact(kind="onnx", variant="float32", path=str(target), bytes=size,
                          input_layout=layouts, produced_by=self.name, backend=f"torch.onnx ({exporter})",
@@ -169,8 +170,11 @@ class TorchToOnnx:
         """
         import torch
 
-        def dynamo() -> None:
+        def dynamo_on_program() -> None:
             self._export(program, args, target, log_path, dynamo=True, **export)
+
+        def dynamo_on_module() -> None:
+            self._export(module, args, target, log_path, dynamo=True, **export)
 
         def torchscript() -> None:
             self._export(module, args, target, log_path, dynamo=False, **export)
@@ -185,18 +189,14 @@ class TorchToOnnx:
             except Exception as exc:
                 raise _StepFailed("the dynamo exporter (on the TS2EP ExportedProgram)", exc) from exc
 
-        def dynamo_on_module() -> None:
-            self._export(module, args, target, log_path, dynamo=True, **export)
-
         if isinstance(module, torch.jit.ScriptModule):
             return [(f"{TS2EP_STEP} + the dynamo exporter", TS2EP_DYNAMO, ts2ep_dynamo),
                     ("the TorchScript exporter", "torchscript", torchscript)]
+        dynamo = [("the dynamo exporter", "dynamo", dynamo_on_module)]
         if program is not None:   # should the program as it is fail, its module() captured again, as before
-            return [("the dynamo exporter", "dynamo", dynamo), ("the dynamo exporter on its module()", "dynamo",
-                                                                 dynamo_on_module),
-                    ("the TorchScript exporter", "torchscript", torchscript)]
-        return [("the dynamo exporter", "dynamo", dynamo_on_module),
-                ("the TorchScript exporter", "torchscript", torchscript)]
+            dynamo = [("the dynamo exporter", "dynamo", dynamo_on_program),
+                      ("the dynamo exporter on its module()", "dynamo", dynamo_on_module)]
+        return [*dynamo, ("the TorchScript exporter", "torchscript", torchscript)]
 
     @staticmethod
     def _export(module: Any, args: tuple, target: Path, log_path: Path, dynamo: bool, **kwargs: Any) -> None:
