@@ -286,12 +286,17 @@ def failure_details(run: Run) -> None:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _worktree(revision: str, where: Path) -> tuple[Path, str]:
-    """A detached checkout of revision, removed when the benchmark ends, and its short hash (for file names)."""
-    short = subprocess.run(["git", "rev-parse", "--short", revision], cwd=ROOT, check=True, capture_output=True,
-                           text=True).stdout.strip()
-    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(where), short], cwd=ROOT, check=True)
-    return where, short
+def _commit(revision: str) -> str:
+    """revision's short hash (for file names), or "" when it names no commit here."""
+    found = subprocess.run(["git", "rev-parse", "--short", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=ROOT,
+                           capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else ""
+
+
+def _worktree(commit: str, where: Path) -> Path:
+    """A detached checkout of commit, removed when the benchmark ends."""
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(where), commit], cwd=ROOT, check=True)
+    return where
 
 
 def main() -> int:
@@ -312,6 +317,9 @@ def main() -> int:
                         "reports and logs of runs that failed or missed a target)")
     args = parser.parse_args()
     keys = [args.only] if args.only else ["vit", "resnet50"]
+    revision = _commit(args.against) if args.against else ""
+    if args.against and not revision:   # said before anything is built
+        parser.error(f"--against {args.against}: not a commit in {ROOT}")
     work = Path(tempfile.mkdtemp(prefix="bench_zoo_"))
     runs: list[Run] = []
     try:
@@ -322,7 +330,7 @@ def main() -> int:
             subprocess.run([sys.executable, __file__, "--_build", key, str(sources[key])], check=True,
                            stdout=sys.stderr)
             print(f"  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        tree, revision = _worktree(args.against, work / "against") if args.against else (None, "")
+        tree = _worktree(revision, work / "against") if revision else None
         for i, key in enumerate(keys):
             pair = [(None, ""), (tree, revision)] if tree else [(None, "")]
             for where, rev in pair if i % 2 else reversed(pair):   # alternate who runs first (warm caches)
