@@ -151,7 +151,8 @@ class StageRun:
         return next(a for a in self.artifacts if a.kind == kind and a.variant == variant)
 
 
-def run_stage(stage_name: str, model: Model, work: Path, input_path: Path | None = None, **options) -> StageRun:
+def run_stage(stage_name: str, model: Model, work: Path, input_path: Path | None = None, log_dir: Path | None = None,
+              **options) -> StageRun:
     import time
 
     from studio.stages.registry import STAGES
@@ -159,7 +160,7 @@ def run_stage(stage_name: str, model: Model, work: Path, input_path: Path | None
     work.mkdir(parents=True, exist_ok=False)
     run = StageRun(model, [])
     ctx = StageContext(source=model.source, signature=model.signature, input_path=input_path or model.source.path,
-                       work_dir=work, options=ConvertOptions(**options), log=run.logs.append,
+                       work_dir=work, options=ConvertOptions(**options), log=run.logs.append, log_dir=log_dir,
                        progress=lambda f, m: run.progress.append((f, m)))
     t0 = time.perf_counter()
     with no_network():

@@ -333,9 +333,9 @@ def test_when_only_the_direct_writers_savedmodel_fails_its_tflite_is_kept(tmp_pa
                "kernel: ValueError: `input.shape.rank` must be at least 5" in line for line in run.logs), run.logs
 
 
-def _dense_block_model(tmp_path, work_root, name: str):
-    """A conv + linear model whose weights are 4096 and 12288 elements (variables) and whose biases are
-    16 and 64 (constants), converted to a SavedModel by the direct writer."""
+def _dense_block_onnx(tmp_path, work_root, name: str):
+    """A conv + linear model whose weights are 4096 and 12288 elements and whose biases are 16 and 64, and its
+    ONNX export."""
     import torch
 
     from studio.formats import Format, Source
@@ -351,7 +351,15 @@ def _dense_block_model(tmp_path, work_root, name: str):
     model = Model(Source(path, Format.EXPORTED_PROGRAM),
                   Signature((TensorSpec("x", "float32", (1, 16, 16, 16), NCHW),),
                             (TensorSpec("output", "float32", (1, 48)),)), _torch_reference(module))
-    onnx = Path(run_stage("torch->onnx", model, work_root / f"{name}-onnx").one("onnx").path)
+    return model, Path(run_stage("torch->onnx", model, work_root / f"{name}-onnx").one("onnx").path)
+
+
+def _dense_block_model(tmp_path, work_root, name: str):
+    """The dense block converted to a SavedModel by the direct writer: its weights go to variables, its biases
+    stay constants."""
+    from .conftest import run_stage
+
+    model, onnx = _dense_block_onnx(tmp_path, work_root, name)
     run = run_stage("onnx->tf", model, work_root / f"{name}-tf", input_path=onnx, targets=("savedmodel",),
                     variants=())
     return model, run
@@ -395,3 +403,29 @@ def test_a_savedmodel_that_fails_with_variables_is_exported_with_constants(tmp_p
     elements, graph_bytes = _check_savedmodel(model, run)
     assert elements == 0 and graph_bytes > 16384 * 4   # onnx2tf's own way: every weight a constant in the graph
     assert {a.backend for a in run.artifacts} == {"onnx2tf"}, run.logs   # no fallback to another backend
+
+
+@pytest.mark.slow
+def test_the_direct_writers_tflite_is_serialized_lean_into_the_same_bytes(tmp_path, work_root, monkeypatch):
+    """lean_serializer writes byte for byte the file onnx2tf's own serializer writes, and onnx2tf's log says
+    which serializer wrote it."""
+    import contextlib
+
+    from studio.stages import backends
+
+    from .conftest import run_stage
+
+    model, onnx = _dense_block_onnx(tmp_path, work_root, "serialized")
+    runs = {}
+    for serializer in ("studio_lean_builder", "onnx2tf's own"):
+        if serializer != "studio_lean_builder":
+            monkeypatch.setattr(backends, "lean_serializer", contextlib.nullcontext)
+        logs = tmp_path / f"logs-{len(runs)}"
+        run = run_stage("onnx->tf", model, work_root / f"serialized-{len(runs)}-tf", input_path=onnx, log_dir=logs,
+                        targets=("tflite",), variants=("float32",))
+        log = logs / "onnx2tf-run.log"   # the direct writer's: the first backend tried
+        runs[serializer] = Path(run.one("tflite").path).read_bytes(), log.read_text()
+    (lean, lean_log), (own, own_log) = runs.values()
+    assert len(lean) > (16 * 16 * 4 * 4 + 256 * 48) * 4 and lean == own
+    assert "stage=float32 mode=studio_lean_builder" in lean_log, lean_log
+    assert "studio_lean_builder" not in own_log

@@ -1,0 +1,73 @@
+"""The direct writer's TFLite files serialized without its three extra copies of the weights.
+
+onnx2tf 2.x serializes a model (model_writer.serialize_model) by copying every weight into a bytes object, copying
+those into a flatbuffers.Builder that starts empty and doubles (while it grows, the old and the new buffer are both
+alive: 256 MB and 512 MB for ViT-B/16's 346 MB), and copying the finished buffer once more (Builder.Output) before
+writing it. Writing ViT-B/16's float32 TFLite was the peak of the whole job.
+
+lean_serializer() makes the same bytes in the same order: the builder is sized for the weights from the start, each
+weight's copy is let go once it is in the builder, and the file is written from the builder's own buffer. onnx2tf
+has no switch for it, so this replaces attributes of its writer and puts them back after; an onnx2tf whose writer
+moved is left as it is, and any failure of the lean path is serialized again by onnx2tf's own code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Iterator
+
+# Room for what the builder holds besides the weights (tensor and operator tables, names, signatures, alignment).
+HEADROOM_BYTES = 8 << 20
+HEADROOM_FRACTION = 1 / 64
+
+
+@contextlib.contextmanager
+def lean_serializer() -> Iterator[None]:
+    """Inside: the direct writer's TFLite files are serialized without extra copies of their weights."""
+    try:
+        import flatbuffers
+        from onnx2tf.tflite_builder import model_writer as writer
+        originals = (writer.serialize_model, writer._pack_buffer)
+        parts = (writer._sanitize_model_ir_for_serialization, writer._build_serialization_tables, writer._pack_model)
+    except (ImportError, AttributeError):
+        yield
+        return
+    serialize, pack_buffer = originals
+    sanitize, build_tables, pack_model = parts
+
+    def pack_and_let_go(*, schema_tflite: Any, builder: Any, buffer_obj: Any) -> int:
+        offset = pack_buffer(schema_tflite=schema_tflite, builder=builder, buffer_obj=buffer_obj)
+        buffer_obj.data = b""   # the table's own copy (tobytes), now in the builder
+        return offset
+
+    def serialize_lean(*, schema_tflite: Any, model_ir: Any, timing: dict | None = None):
+        try:
+            start = time.perf_counter()
+            model = sanitize(model_ir)
+            tables = build_tables(schema_tflite=schema_tflite, model_ir=model, with_signature_defs=True)
+            weights = sum(len(getattr(b, "data", b"") or b"") for b in tables["buffers"])
+            size = weights + int(weights * HEADROOM_FRACTION) + HEADROOM_BYTES
+            builder = flatbuffers.Builder(min(size, flatbuffers.Builder.MAX_BUFFER_SIZE))
+            writer._pack_buffer = pack_and_let_go
+            try:
+                offset = pack_model(schema_tflite=schema_tflite, builder=builder,
+                                    model_description=model.description, operator_codes=tables["operator_codes"],
+                                    subgraphs=tables["subgraphs"], buffers=tables["buffers"],
+                                    signature_defs=tables["signature_defs"], metadata=tables["metadata"])
+            finally:
+                writer._pack_buffer = pack_buffer
+            builder.Finish(offset, file_identifier=b"TFL3")
+            data = memoryview(builder.Bytes)[builder.Head():]   # what Builder.Output() copies
+        except Exception:   # noqa: BLE001 - onnx2tf's own serializer decides (it raises or falls back itself)
+            return serialize(schema_tflite=schema_tflite, model_ir=model_ir, timing=timing)
+        if timing is not None:
+            timing.update(serializer_mode="studio_lean_builder", model_bytes=float(len(data)),
+                          serialize_total_sec=time.perf_counter() - start)
+        return data
+
+    writer.serialize_model = serialize_lean
+    try:
+        yield
+    finally:
+        writer.serialize_model, writer._pack_buffer = originals
