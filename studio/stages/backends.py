@@ -35,6 +35,7 @@ from studio.stages.layouts import CHANNELS_LAST, TfInput
 from studio.stages.onnx2tf_fixes import (LAYERNORM_STATISTICS_PASSES, fixed_kernels, has_layernorm_statistics,
                                          missing_passes, passes_off)
 from studio.stages.onnx2tf_savedmodel import weights_in_variables
+from studio.stages.onnx2tf_shapes import shapes_without_weights
 from studio.stages.onnx2tf_writer import lean_serializer
 
 # Our variant names -> the file suffix onnx2tf gives each TFLite it writes (both of its writers).
@@ -295,9 +296,9 @@ class Onnx2TfBackend:
 
 @contextlib.contextmanager
 def _direct_writer_patches():
-    """The direct writer with our fixes to its SavedModel kernels, its SavedModel's weights in variables and its
-    TFLite files serialized without extra copies of the weights."""
-    with fixed_kernels(), weights_in_variables(), lean_serializer():
+    """The direct writer with our fixes to its SavedModel kernels, its SavedModel's weights in variables, and
+    without extra copies of the weights in its shape inference and its TFLite serialization."""
+    with fixed_kernels(), weights_in_variables(), shapes_without_weights(), lean_serializer():
         yield
 
 

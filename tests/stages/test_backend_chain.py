@@ -406,26 +406,58 @@ def test_a_savedmodel_that_fails_with_variables_is_exported_with_constants(tmp_p
 
 
 @pytest.mark.slow
-def test_the_direct_writers_tflite_is_serialized_lean_into_the_same_bytes(tmp_path, work_root, monkeypatch):
-    """lean_serializer writes byte for byte the file onnx2tf's own serializer writes, and onnx2tf's log says
-    which serializer wrote it."""
+def test_the_direct_writer_without_extra_weight_copies_writes_the_same_bytes(tmp_path, work_root, monkeypatch):
+    """Shape inference without the weights and the lean serializer make byte for byte the file onnx2tf makes
+    on its own, and onnx2tf's log says they were used."""
     import contextlib
 
     from studio.stages import backends
 
     from .conftest import run_stage
 
-    model, onnx = _dense_block_onnx(tmp_path, work_root, "serialized")
-    runs = {}
-    for serializer in ("studio_lean_builder", "onnx2tf's own"):
-        if serializer != "studio_lean_builder":
+    model, onnx = _dense_block_onnx(tmp_path, work_root, "lean")
+    runs = []
+    for lean in (True, False):
+        if not lean:
             monkeypatch.setattr(backends, "lean_serializer", contextlib.nullcontext)
-        logs = tmp_path / f"logs-{len(runs)}"
-        run = run_stage("onnx->tf", model, work_root / f"serialized-{len(runs)}-tf", input_path=onnx, log_dir=logs,
+            monkeypatch.setattr(backends, "shapes_without_weights", contextlib.nullcontext)
+        logs = tmp_path / f"logs-{lean}"
+        run = run_stage("onnx->tf", model, work_root / f"lean-{lean}-tf", input_path=onnx, log_dir=logs,
                         targets=("tflite",), variants=("float32",))
         log = logs / "onnx2tf-run.log"   # the direct writer's: the first backend tried
-        runs[serializer] = Path(run.one("tflite").path).read_bytes(), log.read_text()
-    (lean, lean_log), (own, own_log) = runs.values()
+        runs.append((Path(run.one("tflite").path).read_bytes(), log.read_text()))
+    (lean, lean_log), (own, own_log) = runs
     assert len(lean) > (16 * 16 * 4 * 4 + 256 * 48) * 4 and lean == own
+    assert "studio: shapes inferred without 2 weights (0.1 MB)" in lean_log, lean_log
     assert "stage=float32 mode=studio_lean_builder" in lean_log, lean_log
-    assert "studio_lean_builder" not in own_log
+    assert "studio_lean_builder" not in own_log and "shapes inferred without" not in own_log
+
+
+def test_shapes_inferred_without_weights_are_onnxs_and_the_model_keeps_its_weights(capsys):
+    """A MatMul whose 64x48 weight is taken out, then a Reshape whose int64 shape must stay for ONNX to infer it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx2tf.tflite_builder import lower_from_onnx2tf as lowering
+
+    from studio.stages.onnx2tf_shapes import shapes_without_weights
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).normal(size=(64, 48)).astype(np.float32), "weight")
+    shape = numpy_helper.from_array(np.array([1, 6, 8], dtype=np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "weight"], ["hidden"], name="matmul"),
+         helper.make_node("Reshape", ["hidden", "shape"], ["y"], name="reshape")],
+        "dense", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight, shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    before = model.SerializeToString()
+    expected = onnx.shape_inference.infer_shapes(model)
+
+    with shapes_without_weights():
+        inferred = lowering._infer_shapes_with_fallback(model)
+
+    assert "studio: shapes inferred without 1 weights (0.0 MB)" in capsys.readouterr().out
+    assert model.SerializeToString() == before
+    assert inferred.SerializeToString() == expected.SerializeToString()
+    assert [d.dim_value for d in inferred.graph.output[0].type.tensor_type.shape.dim] == [1, 6, 8]
+    assert lowering._infer_shapes_with_fallback is not None and "infer_without_weights" not in \
+        lowering._infer_shapes_with_fallback.__qualname__
