@@ -126,6 +126,14 @@ def _int_range(spec: TensorSpec, dtype: np.dtype, low: float | None, high: float
 # ---------------------------------------------------------------- inputs from a file
 
 
+def job_inputs(specs: Sequence[TensorSpec], inputs_path: str | None, input_range, seed: int) -> dict[str, np.ndarray]:
+    """What every model of a job runs on: --inputs when given, else seeded random inputs in --input-range."""
+    if inputs_path:
+        return load_inputs(inputs_path, specs)
+    low, high = (input_range or (None, None))
+    return make_inputs(specs, seed=seed, low=low, high=high)
+
+
 def load_inputs(path: str | Path, specs: Sequence[TensorSpec]) -> dict[str, np.ndarray]:
     """Read --inputs (.npy, .npz or an image) and check it against the model's inputs."""
     path = Path(path)

@@ -167,8 +167,10 @@ class JobSteps:
 # ---------------------------------------------------------------- convert
 
 def run_convert(req: ConvertRequest, emit: Emit) -> int:
-    from studio.runtimes import open_runtime
+    from studio.runtimes import open_runtime, recall
     from studio.stages.registry import plan
+
+    recall.forget()   # outputs remembered for this job's comparison only (a job that failed may have left some)
 
     options = req.options
     source = Source.from_dict(req.source)
@@ -205,6 +207,7 @@ def run_convert(req: ConvertRequest, emit: Emit) -> int:
         job.emit(ArtifactWritten(artifact={**artifact.to_dict(), "path": _final_path(artifact.path, final_dir, out)}))
 
     failed = _compare_all(job, req, source, feeds, ref_out, signature, artifacts, final_dir, out)
+    recall.forget()
     passed = not failed
     if options.latency:
         _measure_latencies(job, feeds, signature, artifacts, final_dir, out)
@@ -433,15 +436,6 @@ def _rename(src: Path, dst: Path) -> None:
 
 # ---------------------------------------------------------------- comparison
 
-def _make_inputs(signature: Signature, inputs_path: str | None, input_range, seed: int) -> dict[str, np.ndarray]:
-    from studio.inputs import load_inputs, make_inputs
-
-    if inputs_path:
-        return load_inputs(inputs_path, signature.inputs)
-    low, high = (input_range or (None, None))
-    return make_inputs(signature.inputs, seed=seed, low=low, high=high)
-
-
 def _describe_inputs(feeds: dict[str, np.ndarray], inputs_path: str | None, seed: int) -> dict:
     return {"from": inputs_path or f"seeded random (seed {seed})",
             "tensors": [{"name": k, "dtype": str(v.dtype), "shape": list(v.shape),
@@ -455,6 +449,7 @@ def _compare_all(job: JobSteps, req: ConvertRequest, source: Source, feeds: dict
     from studio.compare import ComparisonResult, compare_outputs, tolerance_for
     from studio.inputs import adapt_feeds
     from studio.runtimes import open_runtime
+    from studio.runtimes.recall import remembered
 
     failed: list[Artifact] = []
     if not artifacts:
@@ -472,7 +467,9 @@ def _compare_all(job: JobSteps, req: ConvertRequest, source: Source, feeds: dict
             else:
                 try:
                     runtime = open_runtime(Path(artifact.path))
-                    cand_out = runtime.run(adapt_feeds(feeds, signature.inputs, runtime.signature, artifact.input_layout))
+                    # the stage's check ran the same file on the same inputs: its outputs are remembered
+                    cand_out = remembered(runtime, adapt_feeds(feeds, signature.inputs, runtime.signature,
+                                                               artifact.input_layout))
                     runtime = None   # one artifact's model in memory at a time
                     result = compare_outputs(ref_out, cand_out, tolerance, reference_label=source.spec,
                                              candidate_label=label, variant=artifact.variant)
@@ -519,9 +516,9 @@ def _measure_latencies(job: JobSteps, feeds: dict, signature: Signature, artifac
 
 def _reference_outputs(job: JobSteps, options: InputOptions, signature: Signature, reference) -> tuple[dict, dict]:
     """The inputs every model gets (recorded in the report) and the reference model's outputs on them."""
-    from studio.inputs import adapt_feeds
+    from studio.inputs import adapt_feeds, job_inputs
 
-    feeds = _make_inputs(signature, options.inputs_path, options.input_range, options.seed)
+    feeds = job_inputs(signature.inputs, options.inputs_path, options.input_range, options.seed)
     job.emit(InputsChosen(inputs=_describe_inputs(feeds, options.inputs_path, options.seed)))
     try:
         return feeds, reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))

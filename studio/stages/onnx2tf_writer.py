@@ -26,7 +26,6 @@ HEADROOM_FRACTION = 1 / 64
 def lean_serializer() -> Iterator[None]:
     """Inside: the direct writer's TFLite files are serialized without extra copies of their weights."""
     try:
-        import flatbuffers
         from onnx2tf.tflite_builder import model_writer as writer
         originals = (writer.serialize_model, writer._pack_buffer)
         parts = (writer._sanitize_model_ir_for_serialization, writer._build_serialization_tables, writer._pack_model)
@@ -46,9 +45,7 @@ def lean_serializer() -> Iterator[None]:
             start = time.perf_counter()
             model = sanitize(model_ir)
             tables = build_tables(schema_tflite=schema_tflite, model_ir=model, with_signature_defs=True)
-            weights = sum(len(getattr(b, "data", b"") or b"") for b in tables["buffers"])
-            size = weights + int(weights * HEADROOM_FRACTION) + HEADROOM_BYTES
-            builder = flatbuffers.Builder(min(size, flatbuffers.Builder.MAX_BUFFER_SIZE))
+            builder = sized_builder(sum(len(getattr(b, "data", b"") or b"") for b in tables["buffers"]))
             writer._pack_buffer = pack_and_let_go
             try:
                 offset = pack_model(schema_tflite=schema_tflite, builder=builder,
@@ -58,7 +55,7 @@ def lean_serializer() -> Iterator[None]:
             finally:
                 writer._pack_buffer = pack_buffer
             builder.Finish(offset, file_identifier=b"TFL3")
-            data = memoryview(builder.Bytes)[builder.Head():]   # what Builder.Output() copies
+            data = finished_bytes(builder)
         except Exception:   # noqa: BLE001 - onnx2tf's own serializer decides (it raises or falls back itself)
             return serialize(schema_tflite=schema_tflite, model_ir=model_ir, timing=timing)
         if timing is not None:
@@ -71,3 +68,16 @@ def lean_serializer() -> Iterator[None]:
         yield
     finally:
         writer.serialize_model, writer._pack_buffer = originals
+
+
+def sized_builder(weight_bytes: int):
+    """A flatbuffers.Builder that holds a model with this many bytes of weights without growing."""
+    import flatbuffers
+
+    size = weight_bytes + int(weight_bytes * HEADROOM_FRACTION) + HEADROOM_BYTES
+    return flatbuffers.Builder(min(size, flatbuffers.Builder.MAX_BUFFER_SIZE))
+
+
+def finished_bytes(builder) -> memoryview:
+    """The finished buffer, without the copy Builder.Output() makes."""
+    return memoryview(builder.Bytes)[builder.Head():]

@@ -38,6 +38,19 @@ def _all_tensors(model: Any):
     return _get_all_tensors(model)
 
 
+def read_model(onnx_path: Path) -> tuple[Any, bool]:
+    """The model with its weights, and whether the file held them all itself (no external data): then a copy of the
+    file is a copy of the model."""
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    if not any(uses_external_data(tensor) for tensor in _all_tensors(model)):
+        return model, True
+    load_external_data_for_model(model, str(onnx_path.parent))
+    return model, False
+
+
 def onnx_bytes(onnx_path: Path) -> int:
     """The model file plus its external data: what a user must copy to move the model."""
     return onnx_path.stat().st_size + sum(p.stat().st_size for p in external_data_files(onnx_path) if p.is_file())

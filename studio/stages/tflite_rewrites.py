@@ -109,10 +109,10 @@ def copy_signature_names(reference: Path, target: Path) -> list[str]:
 
 def _write(model, target: Path) -> None:
     """Pack the model and replace target with it in one step."""
-    import flatbuffers
+    from studio.stages.onnx2tf_writer import finished_bytes, sized_builder
 
-    builder = flatbuffers.Builder(1024)
+    builder = sized_builder(sum(len(b.data) for b in model.buffers if b.data is not None))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(builder.Output())
+    partial.write_bytes(finished_bytes(builder))
     os.replace(partial, target)

@@ -1,9 +1,10 @@
 """The ONNX -> TF stage's own check of each file a backend wrote, so it can choose a backend per artifact.
 
 A converter can write a TFLite that LiteRT refuses to load or run, or that computes something else
-(onnx2tf's direct writer has done both on real models). The stage runs every file on the same seeded
-inputs as the ONNX (in onnxruntime, once) and applies the variant's tolerance, like the job's comparison
-will; a file that fails sends the stage to the next backend in the chain.
+(onnx2tf's direct writer has done both on real models). The stage runs every file on the job's inputs (the
+comparison's: --inputs, or seeded random ones) as it runs the ONNX (in onnxruntime, once) and applies the variant's
+tolerance, like the job's comparison will; a file that fails sends the stage to the next backend in the chain. The
+outputs are remembered (studio.runtimes.recall), so the comparison does not run the same files again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from studio.errors import StudioError, one_line
+from studio.options import InputOptions
+from studio.runtimes.recall import remembered
 from studio.signature import Signature
 from studio.stages.layouts import TfInput
 
@@ -28,22 +31,23 @@ class Problem:
 class OnnxCheck:
     """Reference outputs of the ONNX on seeded inputs, and problem() for a converted file."""
 
-    def __init__(self, onnx_path: Path, signature: Signature, seed: int):
+    def __init__(self, onnx_path: Path, signature: Signature, options: InputOptions):
         self._onnx_path = onnx_path     # the stage's input: onnxruntime runs it as it is, dynamic dims included
         self._signature = signature
-        self._seed = seed
+        self._options = options
         self._reference: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
 
     def _feeds_and_outputs(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Computed on first use (a backend that fails outright never costs an ONNX run); only the outputs
         are kept, not the session, whose copy of the weights a large model cannot spare."""
         if self._reference is None:
-            from studio.inputs import adapt_feeds, make_inputs
+            from studio.inputs import adapt_feeds, job_inputs
             from studio.runtimes.onnx_rt import OnnxRuntime
 
             runtime = OnnxRuntime(self._onnx_path)
-            feeds = make_inputs(self._signature.inputs, seed=self._seed)
-            outputs = runtime.run(adapt_feeds(feeds, self._signature.inputs, runtime.signature, {}))
+            options = self._options
+            feeds = job_inputs(self._signature.inputs, options.inputs_path, options.input_range, options.seed)
+            outputs = remembered(runtime, adapt_feeds(feeds, self._signature.inputs, runtime.signature, {}))
             self._reference = feeds, outputs
         return self._reference
 
@@ -59,8 +63,8 @@ class OnnxCheck:
             return None
         try:
             runtime = LiteRTRuntime(tflite)
-            outputs = runtime.run(adapt_feeds(feeds, self._signature.inputs, runtime.signature,
-                                              {i.name: i.tf_layout for i in inputs}))
+            outputs = remembered(runtime, adapt_feeds(feeds, self._signature.inputs, runtime.signature,
+                                                      {i.name: i.tf_layout for i in inputs}))
         except StudioError as exc:
             return Problem(_short(str(exc).replace(f"{tflite}: ", "")), ran=False)
         except Exception as exc:   # LiteRT's own errors on a malformed file

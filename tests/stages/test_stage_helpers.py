@@ -297,3 +297,26 @@ def test_unnamed_nodes_get_names_of_their_own_and_named_ones_keep_theirs():
     names = [n.name for n in model.graph.node] + [n.name for a in model.graph.node[3].attribute for n in a.g.node]
     assert names[0] == "Relu_0" and all(names) and len(set(names)) == len(names) == 6
     assert name_unnamed_nodes(model) == 0
+
+
+def test_read_model_says_whether_the_file_holds_its_weights_itself(tmp_path):
+    """A model saved with its weights beside it is read whole, and said not to be self-contained: a copy of the
+    .onnx file alone would lose them."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from studio.stages.onnx_files import read_model
+
+    weight = np.arange(64 * 32, dtype=np.float32).reshape(64, 32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32])],
+                              [numpy_helper.from_array(weight, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(model, str(tmp_path / "one.onnx"))
+    onnx.save(model, str(tmp_path / "two.onnx"), save_as_external_data=True, location="two.onnx.data",
+              size_threshold=0)
+    for name, self_contained in (("one.onnx", True), ("two.onnx", False)):
+        read, whole = read_model(tmp_path / name)
+        assert whole is self_contained
+        np.testing.assert_array_equal(numpy_helper.to_array(read.graph.initializer[0]), weight)

@@ -470,3 +470,45 @@ def test_a_gelu_tflite_cannot_fuse_is_converted_as_exported(work_root):
     (expected,) = run_onnx(str(path), feeds)
     (got,) = run_tflite(artifact.path, feeds)
     assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_an_onnx_used_as_it_was_read_goes_to_the_backend_as_a_copy_of_its_file(sources, onnx_runs, work_root,
+                                                                               monkeypatch):
+    """An ONNX with static shapes and every node named needs no change: the backend's private copy is the file
+    itself, copied (not the model serialized again); one with an unnamed node is saved anew."""
+    import shutil
+
+    import onnx
+
+    from studio.stages import onnx_to_tf
+    from studio.stages.onnx_files import fix_input_shapes
+
+    from .conftest import run_stage
+
+    copies = []
+    copyfile = shutil.copyfile
+
+    def recording(src, dst, **kwargs):
+        if Path(dst).suffix == ".onnx":   # (onnx2tf copies its schema files)
+            copies.append((Path(src), Path(dst).name))
+        return copyfile(src, dst, **kwargs)
+
+    monkeypatch.setattr(onnx_to_tf.shutil, "copyfile", recording)
+    model = sources["torch_cnn"]
+    exported = onnx.load(onnx_runs["torch_cnn"].one("onnx").path)   # its batch dim is dynamic
+    static = fix_input_shapes(exported, {"image": (1, 3, 32, 32)})
+    paths = {"static": work_root / "static.onnx", "unnamed": work_root / "unnamed.onnx"}
+    onnx.save(static, str(paths["static"]))
+    static.graph.node[0].name = ""
+    onnx.save(static, str(paths["unnamed"]))
+
+    feeds = model.feeds(seed=3)
+    [want] = run_onnx(str(paths["static"]), feeds)
+    for name, path in paths.items():
+        copies.clear()
+        run = run_stage("onnx->tf", model, work_root / f"{name}-tf", input_path=path, targets=("tflite",),
+                        variants=("float32",))
+        assert copies == ([(path, "model.onnx")] if name == "static" else []), name
+        tflite = run.one("tflite", "float32")
+        [got] = run_tflite(tflite.path, tf_feeds(model, tflite, feeds))
+        assert np.abs(got - want).max() <= ATOL
