@@ -36,7 +36,7 @@ from studio.stages.onnx2tf_fixes import (LAYERNORM_STATISTICS_PASSES, fixed_kern
                                          missing_passes, passes_off)
 from studio.stages.onnx2tf_savedmodel import weights_in_variables
 from studio.stages.onnx2tf_shapes import shapes_without_weights
-from studio.stages.onnx2tf_writer import lean_serializer
+from studio.stages.onnx2tf_writer import float32_shares_weights, lean_serializer, wrote_shared_weights
 
 # Our variant names -> the file suffix onnx2tf gives each TFLite it writes (both of its writers).
 ONNX2TF_SUFFIXES = {
@@ -92,6 +92,10 @@ UNCONVERTIBLE_TF_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a f
 
 class _NeedsAutograph(Exception):
     """A conversion traced without AutoGraph met graph code that needs it: run it again with AutoGraph."""
+
+
+class _WroteSharedWeights(Exception):
+    """A pass wrote into a weight the float32 file's IR shared read-only: run it again with onnx2tf's copies."""
 
 
 class BackendFailed(Exception):
@@ -169,21 +173,26 @@ class Onnx2TfBackend:
     def convert(self, request: BackendRequest) -> BackendResult:
         out_dir = request.run_dir / "tf"
         log_path = request.log_path or request.run_dir / "onnx2tf.log"
-        fast_savedmodel = self.direct and request.savedmodel
-        try:
-            self._run(request, out_dir, log_path, autograph=not fast_savedmodel)
-        except _NeedsAutograph:
+        autograph, share = not (self.direct and request.savedmodel), self.direct
+        while True:   # each retry turns one of them to onnx2tf's own way for good
+            try:
+                self._run(request, out_dir, log_path, autograph=autograph, share=share)
+                break
+            except _NeedsAutograph:
+                autograph = True
+            except _WroteSharedWeights:
+                share = False
             shutil.rmtree(out_dir, ignore_errors=True)
-            self._run(request, out_dir, log_path, autograph=True)
         result = self._collect(request, out_dir, log_path)
         result.backend = self.name
         if self.direct:
             self._finish_direct(result, out_dir / f"{request.onnx_path.stem}{ONNX2TF_SUFFIXES['float32']}")
         return result
 
-    def _run(self, request: BackendRequest, out_dir: Path, log_path: Path, autograph: bool) -> None:
+    def _run(self, request: BackendRequest, out_dir: Path, log_path: Path, autograph: bool, share: bool) -> None:
         """One onnx2tf run. Without AutoGraph (see tf_autograph) a failure that needed it raises
-        _NeedsAutograph so that convert() runs it again with AutoGraph."""
+        _NeedsAutograph, and one that wrote into a shared weight (share: see onnx2tf_writer) _WroteSharedWeights,
+        so that convert() runs it again the way it needed."""
         import onnx2tf
 
         from studio.stages.tf_autograph import needs_autograph, onnx2tf_without_autograph
@@ -195,7 +204,7 @@ class Onnx2TfBackend:
         watcher = _ProgressWatcher(log_path, request.progress) if request.progress else None
         tracing = contextlib.nullcontext() if autograph else onnx2tf_without_autograph()
         without = passes_off(self.passes_off) if self.passes_off else contextlib.nullcontext()
-        fixes = _direct_writer_patches() if self.direct else contextlib.nullcontext()
+        fixes = _direct_writer_patches(share) if self.direct else contextlib.nullcontext()
         try:
             with captured_output(log_path), tracing, without, fixes:
                 if watcher:
@@ -205,10 +214,14 @@ class Onnx2TfBackend:
         except SystemExit as exc:   # onnx2tf calls sys.exit(1) after printing "ERROR: ..."
             if not autograph and "OperatorNotAllowedInGraphError" in read_log(log_path):
                 raise _NeedsAutograph() from None
+            if share and wrote_shared_weights(None, read_log(log_path)):
+                raise _WroteSharedWeights() from None
             raise BackendFailed(cause_from_log(log_path, f"onnx2tf exited with status {exc.code}")) from None
         except Exception as exc:
             if not autograph and needs_autograph(exc):
                 raise _NeedsAutograph() from exc
+            if share and wrote_shared_weights(exc):
+                raise _WroteSharedWeights() from exc
             tf_ops = tuple(sorted(set(UNCONVERTIBLE_TF_OP.findall(str(exc)))))
             if tf_ops:
                 raise BackendFailed(f"the TFLite converter cannot express TF op {', '.join(tf_ops)} "
@@ -295,10 +308,12 @@ class Onnx2TfBackend:
 
 
 @contextlib.contextmanager
-def _direct_writer_patches():
+def _direct_writer_patches(share: bool = True):
     """The direct writer with our fixes to its SavedModel kernels, its SavedModel's weights in variables, and
-    without extra copies of the weights in its shape inference and its TFLite serialization."""
-    with fixed_kernels(), weights_in_variables(), shapes_without_weights(), lean_serializer():
+    without extra copies of the weights in its shape inference, its float32 file's IR (share) and its TFLite
+    serialization."""
+    shared = float32_shares_weights() if share else contextlib.nullcontext()
+    with fixed_kernels(), weights_in_variables(), shapes_without_weights(), lean_serializer(), shared:
         yield
 
 

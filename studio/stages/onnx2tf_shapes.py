@@ -16,11 +16,9 @@ lowering moved is left as it is.
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any, Iterator
 
-MIN_ELEMENTS = 1024   # far above any shape-like input; every weight matrix and filter is taken out
-FLOATING = {1, 10, 11, 16}   # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
+from studio.stages.onnx_files import without_weights
 
 
 @contextlib.contextmanager
@@ -34,19 +32,18 @@ def shapes_without_weights() -> Iterator[None]:
         return
 
     def infer_without_weights(onnx_graph: Any) -> Any:
-        light = type(onnx_graph)()
-        light.CopyFrom(onnx_graph)   # the copy loses its weights, not the model onnx2tf holds
-        taken = _take_weights(light.graph)
-        if not taken:
+        light, left_out = without_weights(onnx_graph)   # 1024 elements and up: no shape-like input
+        if not left_out:
             return infer(onnx_graph)
         inferred = infer(light)
         if inferred is light:   # nothing inferred (or it failed): onnx2tf's own way, weights and all
             return infer(onnx_graph)
-        weights = {t.name: t for t in onnx_graph.graph.initializer if t.name in taken}
+        weights = {t.name: t for t in onnx_graph.graph.initializer if t.name in left_out}
         for tensor in inferred.graph.initializer:
-            if tensor.name in weights and not tensor.raw_data:
+            if tensor.name in weights and not tensor.HasField("raw_data"):
                 tensor.raw_data = weights[tensor.name].raw_data
-        print(f"studio: shapes inferred without {len(taken)} weights ({taken_bytes(taken):.1f} MB)", flush=True)
+        print(f"studio: shapes inferred without {len(left_out)} weights ({sum(left_out.values()) / 1e6:.1f} MB)",
+              flush=True)
         return inferred
 
     lowering._infer_shapes_with_fallback = infer_without_weights
@@ -54,17 +51,3 @@ def shapes_without_weights() -> Iterator[None]:
         yield
     finally:
         lowering._infer_shapes_with_fallback = infer
-
-
-def _take_weights(graph: Any) -> dict[str, int]:
-    """Clear the raw data of the graph's large floating-point initializers; returns their sizes by name."""
-    taken = {}
-    for tensor in graph.initializer:
-        if tensor.data_type in FLOATING and tensor.raw_data and math.prod(tensor.dims) >= MIN_ELEMENTS:
-            taken[tensor.name] = len(tensor.raw_data)
-            tensor.ClearField("raw_data")
-    return taken
-
-
-def taken_bytes(taken: dict[str, int]) -> float:
-    return sum(taken.values()) / 1e6

@@ -1,4 +1,4 @@
-"""The direct writer's TFLite files serialized without its three extra copies of the weights.
+"""The direct writer's TFLite files written without its extra copies of the weights.
 
 onnx2tf 2.x serializes a model (model_writer.serialize_model) by copying every weight into a bytes object, copying
 those into a flatbuffers.Builder that starts empty and doubles (while it grows, the old and the new buffer are both
@@ -9,6 +9,11 @@ lean_serializer() makes the same bytes in the same order: the builder is sized f
 weight's copy is let go once it is in the builder, and the file is written from the builder's own buffer. onnx2tf
 has no switch for it, so this replaces attributes of its writer and puts them back after; an onnx2tf whose writer
 moved is left as it is, and any failure of the lean path is serialized again by onnx2tf's own code.
+
+Before writing its float32 file, onnx2tf clones its IR with a copy of every weight, so that the file's last passes
+cannot touch the IR its SavedModel is exported from next. Those passes replace tensors' data rather than write into
+it, so float32_shares_weights() lets the clone share the weights as read-only views: a pass that did write into one
+would raise, and the conversion runs again with onnx2tf's copies (wrote_shared_weights).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from __future__ import annotations
 import contextlib
 import time
 from typing import Any, Iterator
+
+# numpy's words for a write into a read-only array (an assignment, a ufunc's out=)
+READ_ONLY = ("assignment destination is read-only", "output array is read-only")
 
 # Room for what the builder holds besides the weights (tensor and operator tables, names, signatures, alignment).
 HEADROOM_BYTES = 8 << 20
@@ -81,3 +89,58 @@ def sized_builder(weight_bytes: int):
 def finished_bytes(builder) -> memoryview:
     """The finished buffer, without the copy Builder.Output() makes."""
     return memoryview(builder.Bytes)[builder.Head():]
+
+
+@contextlib.contextmanager
+def float32_shares_weights() -> Iterator[None]:
+    """Inside: the IR the direct writer clones for its float32 file shares the weights, read-only."""
+    try:
+        import numpy as np
+        from onnx2tf import tflite_builder as direct
+        from onnx2tf.tflite_builder import ir
+        clone, isolate = ir.clone_tensor_ir, direct.isolate_float32_model_ir_for_tflite_write
+    except (ImportError, AttributeError):
+        yield
+        return
+
+    def sharing_clone(tensor: Any, *, dtype: Any, data: Any, normalize_layouts: bool, copy_data: bool = True,
+                      clone_quantization: bool = True) -> Any:
+        if isinstance(data, np.ndarray) and data is tensor.data and data.size:
+            data = data.view()
+            data.flags.writeable = False
+            copy_data = False
+        return clone(tensor, dtype=dtype, data=data, normalize_layouts=normalize_layouts, copy_data=copy_data,
+                     clone_quantization=clone_quantization)
+
+    def isolate_sharing(model_ir: Any, **kwargs: Any) -> Any:
+        ir.clone_tensor_ir = sharing_clone
+        try:
+            isolated = isolate(model_ir, **kwargs)
+        finally:
+            ir.clone_tensor_ir = clone
+        shared = [t.data for t in isolated.tensors.values() if isinstance(t.data, np.ndarray) and t.data.base is not None
+                  and not t.data.flags.writeable]
+        if shared:
+            print(f"studio: the float32 file's IR shares {len(shared)} weights "
+                  f"({sum(a.nbytes for a in shared) / 1e6:.1f} MB) read-only", flush=True)
+        return isolated
+
+    direct.isolate_float32_model_ir_for_tflite_write = isolate_sharing
+    try:
+        yield
+    finally:
+        direct.isolate_float32_model_ir_for_tflite_write = isolate
+
+
+def wrote_shared_weights(exc: BaseException | None, log: str = "") -> bool:
+    """The conversion failed writing into a weight float32_shares_weights() shared read-only (the exception, or
+    the log of a converter that printed it and exited)."""
+    if any(words in log for words in READ_ONLY):
+        return True
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ValueError) and any(words in str(exc) for words in READ_ONLY):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -5,6 +5,7 @@ onnx is imported inside the functions, like every framework here, so the registr
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,43 @@ def read_model(onnx_path: Path) -> tuple[Any, bool]:
         return model, True
     load_external_data_for_model(model, str(onnx_path.parent))
     return model, False
+
+
+# TensorProto's floating-point types and their sizes: FLOAT, FLOAT16, DOUBLE, BFLOAT16
+FLOAT_ITEMSIZE = {1: 4, 10: 2, 11: 8, 16: 2}
+
+
+def without_weights(model: Any, min_elements: int = 1024) -> tuple[Any, dict[str, int]]:
+    """A copy of the model whose large floating-point initializers keep their name, type and dims but not their
+    data, and the bytes left out by initializer name. Enough to read the graph (nodes, names, shapes) and to infer
+    shapes; it is built field by field, since copying the whole model first would hold its weights twice."""
+    light = type(model)()
+    _copy_fields(model, light, skip="graph")
+    _copy_fields(model.graph, light.graph, skip="initializer")
+    left_out = {}
+    for tensor in model.graph.initializer:
+        if tensor.data_type in FLOAT_ITEMSIZE and tensor.HasField("raw_data") \
+                and math.prod(tensor.dims) >= min_elements and tensor.name not in left_out:
+            stub = light.graph.initializer.add()
+            stub.name, stub.data_type = tensor.name, tensor.data_type
+            stub.dims.extend(tensor.dims)
+            left_out[tensor.name] = math.prod(tensor.dims) * FLOAT_ITEMSIZE[tensor.data_type]
+        else:
+            light.graph.initializer.add().CopyFrom(tensor)
+    return light, left_out
+
+
+def _copy_fields(source: Any, target: Any, skip: str) -> None:
+    for field, value in source.ListFields():
+        if field.name == skip:
+            continue
+        repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
+        if repeated:
+            getattr(target, field.name).extend(value)
+        elif field.type == field.TYPE_MESSAGE:
+            getattr(target, field.name).CopyFrom(value)
+        else:
+            setattr(target, field.name, value)
 
 
 def onnx_bytes(onnx_path: Path) -> int:

@@ -39,7 +39,7 @@ from studio.stages.flex import flex_ops, tflite_io
 from studio.stages.layouts import TfInput, converted_layout, source_layout
 from studio.stages.onnx_files import (canonical_gelu, dynamic_inputs, fix_input_shapes,
                                       fold_shape_arithmetic, input_specs_by_onnx_name, name_unnamed_nodes, read_model,
-                                      save_model)
+                                      save_model, without_weights)
 
 # Select-TF op -> the onnx2tf pseudo-operator that avoids it. onnx2tf's Python API wants these names in
 # lower case (its CLI lower-cases them; "Erf" is silently ignored). "gelu" is deliberately absent: it
@@ -92,9 +92,12 @@ class OnnxToTf:
             folded = shape_ops - sum(node.op_type == "Shape" for node in model.graph.node)
             ctx.log(f"{folded} of {shape_ops} Shape ops, and the arithmetic on them, folded into constants")
         named = name_unnamed_nodes(model)   # so that onnx2tf need not (Onnx2TfBackend._options)
-        # A model used as it was read is copied for each backend as a file, not serialized again (1.7 s on ViT-B/16)
-        unchanged = model is read and not dynamic and not named and self_contained
-        as_read = (model, self._input_path(ctx)) if unchanged else None
+        # A model used as it was read is copied for each backend as a file, not serialized again (1.7 s on ViT-B/16),
+        # and the stage keeps its graph without the weights while the converters run (346 MB on ViT-B/16)
+        as_read = None
+        if model is read and not dynamic and not named and self_contained:
+            model, read = without_weights(model)[0], None
+            as_read = (model, self._input_path(ctx))
         runs = ctx.work_dir / ".backend-runs"
         ctx = replace(ctx, progress=_forward_only(ctx.progress))   # several runs share one bar
         try:
@@ -226,7 +229,7 @@ class OnnxToTf:
         retry without Select-TF ops."""
         ctx, backend = job.ctx, job.backend
         made = tuple(v for v in VARIANTS if v in variants or v == "float32")  # float32 proves the layout
-        gelu_model = self._gelu_model(ctx, backend, model)
+        gelu_model = self._gelu_model(job, model)
         try:
             first = self._first_conversion(job, gelu_model or model, "run1", made)
             model = gelu_model or model
@@ -246,17 +249,18 @@ class OnnxToTf:
         first.tflite = tflite
         return first
 
-    def _gelu_model(self, ctx: StageContext, backend: OnnxToTfBackend, model: Any) -> Any:
+    def _gelu_model(self, job: "_BackendJob", model: Any) -> Any:
         """A copy of the model with its exact GELUs in the form the backend fuses, or None if it has none."""
+        backend = job.backend
         if not backend.fuses_gelu or not any(node.op_type == "Erf" for node in model.graph.node):
             return None
-        rewritten = type(model)()
-        rewritten.CopyFrom(model)
+        rewritten = job.full_copy(model)
         gelus = canonical_gelu(rewritten)
         if not gelus:
             return None
-        ctx.log(f"{gelus} exact GELU{'s' if gelus > 1 else ''} rewritten in the node order {backend.name} fuses "
-                f"into TFLite's builtin GELU (an Erf would be a Select-TF op, which int8 calibration cannot run)")
+        job.ctx.log(f"{gelus} exact GELU{'s' if gelus > 1 else ''} rewritten in the node order {backend.name} "
+                    f"fuses into TFLite's builtin GELU (an Erf would be a Select-TF op, which int8 calibration "
+                    f"cannot run)")
         return rewritten
 
     def _first_conversion(self, job: "_BackendJob", model: Any, tag: str, made: tuple[str, ...]) -> BackendResult:
@@ -423,7 +427,16 @@ class _BackendJob:
     calib: dict | None
     savedmodel: bool
     share: tuple[float, float]   # the part of the stage's progress bar this backend moves through
-    as_read: tuple[Any, Path] | None = None   # (model, the file it was read from) when the stage changed nothing
+    # (the stage's model, the file it was read from) when the stage changed nothing: that model has no weights
+    as_read: tuple[Any, Path] | None = None
+
+    def full_copy(self, model: Any) -> Any:
+        """A copy of the model to change, weights and all."""
+        if self.as_read is not None and model is self.as_read[0]:
+            return read_model(self.as_read[1])[0]
+        copy = type(model)()
+        copy.CopyFrom(model)
+        return copy
 
     def convert(self, model: Any, tag: str, variants: tuple[str, ...], pseudo: tuple[str, ...] = (),
                 savedmodel: bool | None = None) -> BackendResult:

@@ -512,3 +512,37 @@ def test_an_onnx_used_as_it_was_read_goes_to_the_backend_as_a_copy_of_its_file(s
         tflite = run.one("tflite", "float32")
         [got] = run_tflite(tflite.path, tf_feeds(model, tflite, feeds))
         assert np.abs(got - want).max() <= ATOL
+
+
+@pytest.mark.slow
+def test_a_gelu_rewrite_of_a_model_the_stage_holds_without_weights_gets_them_back(work_root):
+    """An ONNX the stage leaves as read is held without its weights; the TF-converter path's GELU rewrite needs a
+    whole copy, read again from the file: the TFLite computes what the ONNX does."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from studio.formats import Format, Source
+    from studio.signature import Signature, TensorSpec
+
+    from .conftest import Model, run_stage
+
+    weight = np.random.default_rng(1).normal(0, 0.2, (64, 32)).astype(np.float32)   # 2048 elements: left out
+    consts = [numpy_helper.from_array(weight, "weight")] + [
+        numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("sqrt2", 2 ** 0.5), ("one", 1.0),
+                                                                         ("half", 0.5))]
+    nodes = [helper.make_node("MatMul", ["x", "weight"], ["xw"], name="matmul"),
+             helper.make_node("Div", ["xw", "sqrt2"], ["d"], name="div"), helper.make_node("Erf", ["d"], ["e"], name="erf"),
+             helper.make_node("Add", ["e", "one"], ["a"], name="add"), helper.make_node("Mul", ["half", "a"], ["h"], name="mul1"),
+             helper.make_node("Mul", ["xw", "h"], ["y"], name="mul2")]
+    graph = helper.make_graph(nodes, "dense_gelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10, 32])], initializer=consts)
+    path = work_root / "dense_gelu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9), str(path))
+    model = Model(Source(path, Format.ONNX), Signature((TensorSpec("x", "float32", (1, 10, 64)),)), None)
+    run = run_stage("onnx->tf", model, work_root / "dense-gelu-tf", targets=("tflite",), variants=("float32",),
+                    backend=TF_CONVERTER)
+    assert any("1 exact GELU rewritten" in line for line in run.logs), run.logs
+    feeds = {"x": np.random.default_rng(0).standard_normal((1, 10, 64)).astype(np.float32)}
+    (expected,) = run_onnx(str(path), feeds)
+    (got,) = run_tflite(run.one("tflite", "float32").path, feeds)
+    assert float(np.abs(expected).max()) > 0.1 and np.abs(got - expected).max() <= 1e-4
