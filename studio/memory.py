@@ -2,20 +2,22 @@
 
 The estimate is linear in the size of the model's weights, with factors measured on this stack (2-core
 x86_64, peak RSS of the worker, scripts/bench_zoo.py): a ViT-B/16-sized .pt2 (346 MB of weights) to ONNX,
-SavedModel and float32 + float16 TFLite peaked at 6.0 GB with onnx2tf's direct writer (13x the weights
-on top of about 1.5 GB for the frameworks) and at 21.6 GB on its TF-converter path (58x). It is a
-warning, not a limit: the factors are rounded up.
+SavedModel and float32 + float16 TFLite peaked at 3.7-3.9 GB with onnx2tf's direct writer (7x the weights
+on top of about 1.5 GB for the frameworks; Keras ResNet50, 103 MB: 2.4 GB, 9x) and at 21.6 GB on its
+TF-converter path (58x). It is a warning, not a limit: the factors are rounded up.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import Any
 
 from studio.artifacts import human_bytes, path_bytes
 from studio.formats import Source
 
 FRAMEWORKS_BYTES = 1_500_000_000
-PER_WEIGHT_BYTE = {"onnx2tf": 14, "onnx2tf-plain-layernorm": 14, "auto": 14, "onnx2tf-tf-converter": 60, "onnx-tf": 60}
+PER_WEIGHT_BYTE = {"onnx2tf": 10, "onnx2tf-plain-layernorm": 10, "auto": 10, "onnx2tf-tf-converter": 60, "onnx-tf": 60}
 EXPORT_ONLY = 4   # to ONNX alone: the model, its exported graph and the ONNX proto
 
 
@@ -47,3 +49,15 @@ def free_bytes() -> int:
     import psutil
 
     return int(psutil.virtual_memory().available)
+
+
+def give_back_heap() -> None:
+    """glibc's malloc_trim: give the heap's free pages back to the OS. The worker's malloc keeps them (blocks up to
+    32 MB come from the heap and its free top stays: studio.jobs.launch), which saves page faults but holds the
+    process's high-water mark; call this before a large allocation outside the heap, or when a job ends."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)

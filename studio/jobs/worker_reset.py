@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import studio
 from studio.loaders import USER_MODULE_PREFIX
+from studio.memory import give_back_heap
 
 _LIBRARY_ROOTS = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sysconfig.get_paths()["purelib"],
                                                           sysconfig.get_paths()["stdlib"], Path(studio.__file__).parent)})
@@ -74,15 +75,4 @@ def _clear_caches() -> None:
         with contextlib.suppress(Exception):
             sys.modules["keras"].backend.clear_session()
     gc.collect()
-    _give_back_heap()
-
-
-def _give_back_heap() -> None:
-    """glibc's malloc_trim: the worker's malloc keeps the heap's free top (studio.jobs.launch), so a warm worker
-    would otherwise hold its last job's peak while it waits for the next."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
+    give_back_heap()   # the worker's malloc keeps the heap's free top: a warm worker would hold its last peak
