@@ -74,5 +74,7 @@ def _clear_caches() -> None:
     if "keras" in sys.modules:
         with contextlib.suppress(Exception):
             sys.modules["keras"].backend.clear_session()
+    if "studio.runtimes.recall" in sys.modules:
+        sys.modules["studio.runtimes.recall"].forget()
     gc.collect()
     give_back_heap()   # the worker's malloc keeps the heap's free top: a warm worker would hold its last peak

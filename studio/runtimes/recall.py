@@ -6,8 +6,9 @@ and the job's comparison then runs the same files on the same inputs again. On V
 does (a latency measurement must run the file every time).
 
 A file is known by its device, inode, size and modification time (moving it into the output folder keeps them; a
-rewrite does not), the inputs by a digest of their names, dtypes, shapes and bytes, as the runtime gets them. Large
-outputs are not kept, and everything is forgotten when the job ends (studio.jobs.worker_reset).
+rewrite does not), the inputs by a digest of their names, dtypes, shapes and bytes, as the runtime gets them. At most
+MAX_BYTES of outputs are kept, and everything is forgotten when a convert job starts, after its comparison, and when
+a worker's job ends (studio.jobs.worker_reset).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from studio.runtimes.base import Runtime
 
-MAX_OUTPUT_BYTES = 64 << 20   # one run's outputs kept at most; larger ones (big segmentation maps) run again
+MAX_BYTES = 256 << 20   # all outputs kept at most; a run whose outputs do not fit (big segmentation maps) runs again
 _remembered: dict[tuple, dict[str, np.ndarray]] = {}
 
 
@@ -30,7 +31,7 @@ def remembered(runtime: Runtime, feeds: dict[str, np.ndarray]) -> dict[str, np.n
         return runtime.run(feeds)
     if key not in _remembered:
         outputs = runtime.run(feeds)
-        if sum(np.asarray(v).nbytes for v in outputs.values()) > MAX_OUTPUT_BYTES:
+        if _bytes(outputs) + sum(map(_bytes, _remembered.values())) > MAX_BYTES:
             return outputs
         _remembered[key] = outputs
     return {name: np.array(value, copy=True) for name, value in _remembered[key].items()}
@@ -38,6 +39,10 @@ def remembered(runtime: Runtime, feeds: dict[str, np.ndarray]) -> dict[str, np.n
 
 def forget() -> None:
     _remembered.clear()
+
+
+def _bytes(outputs: dict[str, np.ndarray]) -> int:
+    return sum(np.asarray(value).nbytes for value in outputs.values())
 
 
 def _key(runtime: Runtime, feeds: dict[str, np.ndarray]) -> tuple | None:

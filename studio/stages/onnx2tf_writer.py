@@ -30,8 +30,8 @@ import numpy as np
 
 from studio.memory import give_back_heap
 
-# numpy's words for a write into a read-only array (an assignment, a ufunc's out=)
-READ_ONLY = ("assignment destination is read-only", "output array is read-only")
+# numpy's words for a write into a read-only array (an assignment, a ufunc's out=, the buffer protocol)
+READ_ONLY = ("assignment destination is read-only", "output array is read-only", "buffer source array is read-only")
 
 # Room for what the builder holds besides the weights (tensor and operator tables, names, signatures, alignment).
 HEADROOM_BYTES = 8 << 20
@@ -168,7 +168,7 @@ def wrote_shared_weights(exc: BaseException | None, log: str = "") -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, ValueError) and any(words in str(exc) for words in READ_ONLY):
+        if isinstance(exc, (ValueError, BufferError)) and any(words in str(exc) for words in READ_ONLY):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

@@ -86,3 +86,30 @@ def test_a_folder_is_never_remembered(tmp_path):
     for runtime in runtimes:
         recall.remembered(runtime, FEEDS)
     assert [r.runs for r in runtimes] == [1, 1]
+
+
+def test_a_file_rewritten_in_place_runs_again(tmp_path):
+    """Same path, inode and size: the modification time tells the new file from the old one."""
+    path = _write_onnx(tmp_path / "m.onnx", 1.0)
+    recall.remembered(Counting(path), FEEDS)
+    rewritten = _write_onnx(tmp_path / "other.onnx", 2.0).read_bytes()
+    inode = path.stat().st_ino
+    with open(path, "r+b") as file:   # in place
+        file.write(rewritten)
+    later = path.stat().st_mtime_ns + 10_000_000   # as a write 10 ms later stamps it, whatever the clock's grain
+    os.utime(path, ns=(later, later))
+    again = Counting(path)
+    assert path.stat().st_ino == inode and len(rewritten) == path.stat().st_size
+    assert recall.remembered(again, FEEDS)["y"][0, 0] == 12.0 and again.runs == 1
+
+
+def test_outputs_beyond_the_budget_are_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(recall, "MAX_BYTES", 12)   # one run's y: 3 float32 values
+    path = _write_onnx(tmp_path / "m.onnx", 1.0)
+    recall.remembered(Counting(path), FEEDS)
+    beyond = Counting(path)
+    recall.remembered(beyond, {"x": FEEDS["x"] + 1})   # 12 more bytes: over the budget, not kept
+    recall.remembered(beyond, {"x": FEEDS["x"] + 1})
+    kept = Counting(path)
+    recall.remembered(kept, FEEDS)
+    assert beyond.runs == 2 and kept.runs == 0

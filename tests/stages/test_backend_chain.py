@@ -497,3 +497,29 @@ def test_shapes_inferred_without_weights_are_onnxs_and_the_model_keeps_its_weigh
     assert [d.dim_value for d in inferred.graph.output[0].type.tensor_type.shape.dim] == [1, 6, 8]
     assert lowering._infer_shapes_with_fallback is not None and "infer_without_weights" not in \
         lowering._infer_shapes_with_fallback.__qualname__
+
+
+def test_shapes_an_op_onnx_cannot_infer_leaves_unknown_are_onnx2tfs_own():
+    """Add(x, a 2048-element bias) -> an op of a custom domain -> Relu: ONNX leaves the last two shapes unknown,
+    and onnx2tf's fallback (onnxruntime's symbolic shape inference) reads the bias's values, so the model goes
+    that way with its weights, and the result is onnx2tf's own."""
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx2tf.tflite_builder import lower_from_onnx2tf as lowering
+
+    from studio.stages.onnx2tf_shapes import shapes_without_weights
+
+    bias = numpy_helper.from_array(np.linspace(-1, 1, 2048, dtype=np.float32), "bias")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "bias"], ["added"], name="add"),
+         helper.make_node("Foo", ["added"], ["z"], name="foo", domain="custom.domain"),
+         helper.make_node("Relu", ["z"], ["y"], name="relu")],
+        "custom", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2048])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [bias])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("custom.domain", 1)])
+    own = lowering._infer_shapes_with_fallback(model)
+
+    with shapes_without_weights():
+        inferred = lowering._infer_shapes_with_fallback(model)
+
+    assert inferred.SerializeToString() == own.SerializeToString()
+    assert numpy_helper.to_array(inferred.graph.initializer[0]).shape == (2048,)
