@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from studio.compare import normalize_name, pair_by_name, pair_names, permutations_onto, squeezed
 from studio.errors import StudioError, one_line
 from studio.signature import NCHW, NCW, NHWC, NWC, OTHER, Signature, TensorSpec, shape_text
+
+if TYPE_CHECKING:   # studio.options imports this module
+    from studio.options import InputOptions
 
 FLOAT_RANGE = (-1.0, 1.0)      # generic float inputs
 IMAGE_RANGE = (0.0, 1.0)       # NCHW / NHWC inputs: pixels scaled to [0, 1)
@@ -126,12 +129,12 @@ def _int_range(spec: TensorSpec, dtype: np.dtype, low: float | None, high: float
 # ---------------------------------------------------------------- inputs from a file
 
 
-def job_inputs(specs: Sequence[TensorSpec], inputs_path: str | None, input_range, seed: int) -> dict[str, np.ndarray]:
+def job_inputs(specs: Sequence[TensorSpec], options: InputOptions) -> dict[str, np.ndarray]:
     """What every model of a job runs on: --inputs when given, else seeded random inputs in --input-range."""
-    if inputs_path:
-        return load_inputs(inputs_path, specs)
-    low, high = (input_range or (None, None))
-    return make_inputs(specs, seed=seed, low=low, high=high)
+    if options.inputs_path:
+        return load_inputs(options.inputs_path, specs)
+    low, high = (options.input_range or (None, None))
+    return make_inputs(specs, seed=options.seed, low=low, high=high)
 
 
 def load_inputs(path: str | Path, specs: Sequence[TensorSpec]) -> dict[str, np.ndarray]:

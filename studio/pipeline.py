@@ -518,7 +518,7 @@ def _reference_outputs(job: JobSteps, options: InputOptions, signature: Signatur
     """The inputs every model gets (recorded in the report) and the reference model's outputs on them."""
     from studio.inputs import adapt_feeds, job_inputs
 
-    feeds = job_inputs(signature.inputs, options.inputs_path, options.input_range, options.seed)
+    feeds = job_inputs(signature.inputs, options)
     job.emit(InputsChosen(inputs=_describe_inputs(feeds, options.inputs_path, options.seed)))
     try:
         return feeds, reference.run(adapt_feeds(feeds, signature.inputs, reference.signature, {}))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from stat import S_ISREG
 
 import numpy as np
 
@@ -46,12 +47,11 @@ def _bytes(outputs: dict[str, np.ndarray]) -> int:
 
 
 def _key(runtime: Runtime, feeds: dict[str, np.ndarray]) -> tuple | None:
-    path = getattr(runtime, "path", None)
     try:
-        stat = os.stat(path) if path is not None and os.path.isfile(path) else None
-    except OSError:
-        stat = None
-    if stat is None:   # a folder (SavedModel) or an in-memory model: not remembered
+        stat = os.stat(runtime.path)   # type: ignore[attr-defined]
+    except (AttributeError, TypeError, OSError):
+        return None
+    if not S_ISREG(stat.st_mode):   # a folder (SavedModel) or an in-memory model: not remembered
         return None
     digest = hashlib.blake2b(digest_size=16)
     for name, value in feeds.items():

@@ -212,9 +212,10 @@ class Onnx2TfBackend:
                 onnx2tf.convert(input_onnx_file_path=str(request.onnx_path), output_folder_path=str(out_dir),
                                 **kwargs)
         except SystemExit as exc:   # onnx2tf calls sys.exit(1) after printing "ERROR: ..."
-            if not autograph and "OperatorNotAllowedInGraphError" in read_log(log_path):
+            said = read_log(log_path)
+            if not autograph and "OperatorNotAllowedInGraphError" in said:
                 raise _NeedsAutograph() from None
-            if share and wrote_shared_weights(None, read_log(log_path)):
+            if share and wrote_shared_weights(None, said):
                 raise _WroteSharedWeights() from None
             raise BackendFailed(cause_from_log(log_path, f"onnx2tf exited with status {exc.code}")) from None
         except Exception as exc:

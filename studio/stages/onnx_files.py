@@ -18,16 +18,21 @@ EXTERNAL_DATA_THRESHOLD = 1_800_000_000
 def external_data_files(onnx_path: Path) -> list[Path]:
     """The files an ONNX model's initializers point to (location is relative to the model's folder)."""
     import onnx
-    from onnx.external_data_helper import uses_external_data
 
     model = onnx.load(str(onnx_path), load_external_data=False)
     found: list[Path] = []
-    for tensor in _all_tensors(model):
-        if uses_external_data(tensor):
-            location = next((e.value for e in tensor.external_data if e.key == "location"), None)
-            if location and (onnx_path.parent / location) not in found:
-                found.append(onnx_path.parent / location)
+    for tensor in _external_tensors(model):
+        location = next((e.value for e in tensor.external_data if e.key == "location"), None)
+        if location and (onnx_path.parent / location) not in found:
+            found.append(onnx_path.parent / location)
     return found
+
+
+def _external_tensors(model: Any) -> list:
+    """The tensors whose data is in another file."""
+    from onnx.external_data_helper import uses_external_data
+
+    return [tensor for tensor in _all_tensors(model) if uses_external_data(tensor)]
 
 
 def _all_tensors(model: Any):
@@ -43,10 +48,10 @@ def read_model(onnx_path: Path) -> tuple[Any, bool]:
     """The model with its weights, and whether the file held them all itself (no external data): then a copy of the
     file is a copy of the model."""
     import onnx
-    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+    from onnx.external_data_helper import load_external_data_for_model
 
     model = onnx.load(str(onnx_path), load_external_data=False)
-    if not any(uses_external_data(tensor) for tensor in _all_tensors(model)):
+    if not _external_tensors(model):
         return model, True
     load_external_data_for_model(model, str(onnx_path.parent))
     return model, False

@@ -45,8 +45,7 @@ class OnnxCheck:
             from studio.runtimes.onnx_rt import OnnxRuntime
 
             runtime = OnnxRuntime(self._onnx_path)
-            options = self._options
-            feeds = job_inputs(self._signature.inputs, options.inputs_path, options.input_range, options.seed)
+            feeds = job_inputs(self._signature.inputs, self._options)
             outputs = remembered(runtime, adapt_feeds(feeds, self._signature.inputs, runtime.signature, {}))
             self._reference = feeds, outputs
         return self._reference
